@@ -91,33 +91,7 @@ pub(crate) fn parse_raw(text: &str) -> Result<i64, DecimalError> {
             DecimalError::NoDigits
         });
     }
-    let mut exponent: i64 = 0;
-    if pos < bytes.len() && (bytes[pos] == b'e' || bytes[pos] == b'E') {
-        pos += 1;
-        let exp_negative = match bytes.get(pos) {
-            Some(b'-') => {
-                pos += 1;
-                true
-            }
-            Some(b'+') => {
-                pos += 1;
-                false
-            }
-            _ => false,
-        };
-        let exp_start = pos;
-        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
-            // Saturate: any exponent this large overflows or underflows anyway.
-            exponent = (exponent * 10 + i64::from(bytes[pos] - b'0')).min(1_000);
-            pos += 1;
-        }
-        if pos == exp_start {
-            return Err(invalid_at(text, pos));
-        }
-        if exp_negative {
-            exponent = -exponent;
-        }
-    }
+    let exponent = parse_exponent(text, &mut pos)?;
     if pos != bytes.len() {
         return Err(invalid_at(text, pos));
     }
@@ -139,26 +113,7 @@ pub(crate) fn parse_raw(text: &str) -> Result<i64, DecimalError> {
     // value = mantissa · 10^(exponent − frac_len); raw = value · 10^SCALE_DIGITS.
     let frac_len = i64::try_from(frac_digits.len()).map_err(|_| DecimalError::Overflow)?;
     let shift = exponent - frac_len + i64::from(SCALE_DIGITS);
-    let magnitude = if mantissa == 0 {
-        0
-    } else if shift >= 0 {
-        let factor = usize::try_from(shift)
-            .ok()
-            .and_then(|s| POW10.get(s))
-            .ok_or(DecimalError::Overflow)?;
-        mantissa
-            .checked_mul(*factor)
-            .ok_or(DecimalError::Overflow)?
-    } else {
-        let divisor = usize::try_from(-shift)
-            .ok()
-            .and_then(|s| POW10.get(s))
-            .ok_or(DecimalError::TooPrecise)?;
-        if mantissa % divisor != 0 {
-            return Err(DecimalError::TooPrecise);
-        }
-        mantissa / divisor
-    };
+    let magnitude = scale_mantissa(mantissa, shift)?;
     let signed = if negative {
         0i128.checked_sub_unsigned(magnitude)
     } else {
@@ -167,6 +122,56 @@ pub(crate) fn parse_raw(text: &str) -> Result<i64, DecimalError> {
     signed
         .and_then(|v| i64::try_from(v).ok())
         .ok_or(DecimalError::Overflow)
+}
+
+/// Reads an optional `e[±]digits` suffix at `pos`, advancing past it.
+fn parse_exponent(text: &str, pos: &mut usize) -> Result<i64, DecimalError> {
+    let bytes = text.as_bytes();
+    if !matches!(bytes.get(*pos), Some(b'e' | b'E')) {
+        return Ok(0);
+    }
+    *pos += 1;
+    let negative = match bytes.get(*pos) {
+        Some(&sign @ (b'-' | b'+')) => {
+            *pos += 1;
+            sign == b'-'
+        }
+        _ => false,
+    };
+    let start = *pos;
+    let mut exponent: i64 = 0;
+    while *pos < bytes.len() && bytes[*pos].is_ascii_digit() {
+        // Saturate: any exponent this large overflows or underflows anyway.
+        exponent = (exponent * 10 + i64::from(bytes[*pos] - b'0')).min(1_000);
+        *pos += 1;
+    }
+    if *pos == start {
+        return Err(invalid_at(text, *pos));
+    }
+    Ok(if negative { -exponent } else { exponent })
+}
+
+/// `mantissa · 10^shift`, which must be an integer.
+fn scale_mantissa(mantissa: u128, shift: i64) -> Result<u128, DecimalError> {
+    if mantissa == 0 {
+        return Ok(0);
+    }
+    let power = |exp: i64, err| {
+        usize::try_from(exp)
+            .ok()
+            .and_then(|e| POW10.get(e))
+            .ok_or(err)
+    };
+    if shift >= 0 {
+        let factor = power(shift, DecimalError::Overflow)?;
+        mantissa.checked_mul(*factor).ok_or(DecimalError::Overflow)
+    } else {
+        let divisor = power(-shift, DecimalError::TooPrecise)?;
+        if mantissa % divisor != 0 {
+            return Err(DecimalError::TooPrecise);
+        }
+        Ok(mantissa / divisor)
+    }
 }
 
 fn invalid_at(text: &str, at: usize) -> DecimalError {
