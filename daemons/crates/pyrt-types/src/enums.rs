@@ -25,6 +25,10 @@ macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal { $($variant:ident = $code:literal => $wire:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(
+            feature = "python",
+            pyo3::pyclass(frozen, eq, eq_int, hash, module = "pyrt._core")
+        )]
         #[repr(u8)]
         pub enum $name {
             $($variant = $code),+

@@ -247,6 +247,10 @@ macro_rules! fixed_point {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Pod, Zeroable)]
+        #[cfg_attr(
+            feature = "python",
+            pyo3::pyclass(frozen, eq, ord, hash, str, module = "pyrt._core")
+        )]
         #[repr(transparent)]
         pub struct $name(i64);
 

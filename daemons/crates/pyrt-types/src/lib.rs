@@ -9,6 +9,8 @@
 pub mod enums;
 pub mod events;
 pub mod fixed;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod symbol;
 pub mod time;
 

@@ -54,6 +54,7 @@ pub fn validate_symbol(name: &str) -> Result<(), SymbolError> {
 
 /// Bidirectional map between symbol names and ids, ids assigned densely from 0 in insertion order.
 #[derive(Debug, Default, Clone)]
+#[cfg_attr(feature = "python", pyo3::pyclass(module = "pyrt._core"))]
 pub struct SymbolTable {
     ids: FxHashMap<Box<str>, SymbolId>,
     names: Vec<Box<str>>,

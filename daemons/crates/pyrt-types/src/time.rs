@@ -31,6 +31,10 @@ pub enum TimestampError {
 
 /// Nanoseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Pod, Zeroable)]
+#[cfg_attr(
+    feature = "python",
+    pyo3::pyclass(frozen, eq, ord, hash, str, module = "pyrt._core")
+)]
 #[repr(transparent)]
 pub struct Timestamp(i64);
 

@@ -1,0 +1,1 @@
+"""Offline research on the appliance's own Rust code: backtests, metrics, optimisation, ML."""
