@@ -285,6 +285,13 @@ macro_rules! fixed_point {
                 parse_raw(text).map(Self)
             }
 
+            /// The decimal a sender meant by a binary float: its shortest round-trip form, exact
+            /// for any value written with at most 17 significant digits (feeds that encode prices
+            /// as floats, such as Alpaca's MessagePack market data).
+            pub fn from_f64_shortest(value: f64) -> Result<Self, DecimalError> {
+                raw_from_f64(value).map(Self)
+            }
+
             pub fn checked_add(self, other: Self) -> Result<Self, OverflowError> {
                 self.0.checked_add(other.0).map(Self).ok_or(OverflowError)
             }
@@ -400,13 +407,17 @@ impl Visitor<'_> for DecimalVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
-        if !v.is_finite() {
-            return Err(E::custom(DecimalError::NotFinite));
-        }
-        let mut buf = FloatText::default();
-        fmt::write(&mut buf, format_args!("{v:e}")).map_err(E::custom)?;
-        parse_raw(buf.as_str()).map_err(E::custom)
+        raw_from_f64(v).map_err(E::custom)
     }
+}
+
+fn raw_from_f64(value: f64) -> Result<i64, DecimalError> {
+    if !value.is_finite() {
+        return Err(DecimalError::NotFinite);
+    }
+    let mut buf = FloatText::default();
+    fmt::write(&mut buf, format_args!("{value:e}")).map_err(|_| DecimalError::Overflow)?;
+    parse_raw(buf.as_str())
 }
 
 /// Stack buffer for formatting a float without allocating.
@@ -599,5 +610,14 @@ mod tests {
         assert_eq!(serde_json::to_string(&p).unwrap(), "\"187.23\"");
         assert!(serde_json::from_str::<Price>("\"1.2.3\"").is_err());
         assert!(serde_json::from_str::<Price>("1e-12").is_err());
+    }
+
+    #[test]
+    fn floats_become_the_decimal_they_print_as() {
+        assert_eq!(Price::from_f64_shortest(187.23).unwrap().to_string(), "187.23");
+        assert_eq!(Qty::from_f64_shortest(0.0001234).unwrap().to_string(), "0.0001234");
+        assert_eq!(Qty::from_f64_shortest(1e-10), Err(DecimalError::TooPrecise));
+        assert_eq!(Qty::from_f64_shortest(f64::NAN), Err(DecimalError::NotFinite));
+        assert_eq!(Qty::from_f64_shortest(1e300), Err(DecimalError::Overflow));
     }
 }
