@@ -1,5 +1,5 @@
 //! Market-data parse + normalise throughput: our scanners against the common approach of
-//! deserialising each frame with serde_json into typed structs (what Rust Alpaca clients do), on the
+//! deserialising each frame with `serde_json` into typed structs (what Rust Alpaca clients do), on the
 //! same frames. `cargo bench -p pyrt-alpaca`; `make bench-md` collects the figures.
 
 use std::hint::black_box;
@@ -55,7 +55,7 @@ fn msgpack_frame() -> Vec<u8> {
                     rmp::encode::write_uint(&mut out, n.as_u64().unwrap()).unwrap();
                 }
                 serde_json::Value::Number(n) => {
-                    rmp::encode::write_f64(&mut out, n.as_f64().unwrap()).unwrap()
+                    rmp::encode::write_f64(&mut out, n.as_f64().unwrap()).unwrap();
                 }
                 serde_json::Value::Array(a) => {
                     rmp::encode::write_array_len(&mut out, u32::try_from(a.len()).unwrap())
@@ -173,7 +173,7 @@ fn bench(c: &mut Criterion) {
             assert_eq!(
                 serde_baseline(black_box(&json), &symbols),
                 MESSAGES_PER_FRAME
-            )
+            );
         });
     });
     group.finish();

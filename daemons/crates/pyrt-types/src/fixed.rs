@@ -614,10 +614,19 @@ mod tests {
 
     #[test]
     fn floats_become_the_decimal_they_print_as() {
-        assert_eq!(Price::from_f64_shortest(187.23).unwrap().to_string(), "187.23");
-        assert_eq!(Qty::from_f64_shortest(0.0001234).unwrap().to_string(), "0.0001234");
+        assert_eq!(
+            Price::from_f64_shortest(187.23).unwrap().to_string(),
+            "187.23"
+        );
+        assert_eq!(
+            Qty::from_f64_shortest(0.000_123_4).unwrap().to_string(),
+            "0.0001234"
+        );
         assert_eq!(Qty::from_f64_shortest(1e-10), Err(DecimalError::TooPrecise));
-        assert_eq!(Qty::from_f64_shortest(f64::NAN), Err(DecimalError::NotFinite));
+        assert_eq!(
+            Qty::from_f64_shortest(f64::NAN),
+            Err(DecimalError::NotFinite)
+        );
         assert_eq!(Qty::from_f64_shortest(1e300), Err(DecimalError::Overflow));
     }
 }

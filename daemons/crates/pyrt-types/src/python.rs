@@ -58,7 +58,9 @@ impl From<SymbolError> for PyErr {
 /// already inexact by the time they reach us.
 fn raw_from_py(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     if value.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err("expected a decimal string or int, got bool"));
+        return Err(PyTypeError::new_err(
+            "expected a decimal string or int, got bool",
+        ));
     }
     if value.is_instance_of::<PyFloat>() {
         return Err(PyTypeError::new_err(
@@ -69,7 +71,9 @@ fn raw_from_py(value: &Bound<'_, PyAny>) -> PyResult<i64> {
         let units: i64 = value
             .extract()
             .map_err(|_| PyOverflowError::new_err(DecimalError::Overflow.to_string()))?;
-        return units.checked_mul(SCALE).ok_or_else(|| DecimalError::Overflow.into());
+        return units
+            .checked_mul(SCALE)
+            .ok_or_else(|| DecimalError::Overflow.into());
     }
     if value.is_instance_of::<PyString>() {
         let text: String = value.extract()?;
@@ -258,8 +262,11 @@ impl SymbolTable {
 fn event_layouts(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let layouts = PyDict::new(py);
     for &kind in EventKind::ALL {
-        let fields: Vec<(&str, &str, usize, usize)> =
-            kind.layout().iter().map(|f| (f.name, f.ty, f.offset, f.size)).collect();
+        let fields: Vec<(&str, &str, usize, usize)> = kind
+            .layout()
+            .iter()
+            .map(|f| (f.name, f.ty, f.offset, f.size))
+            .collect();
         layouts.set_item(kind.name(), fields)?;
     }
     Ok(layouts)
