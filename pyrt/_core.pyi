@@ -3,12 +3,16 @@
 from decimal import Decimal
 from typing import ClassVar, Final, Self
 
+import numpy as np
+import numpy.typing as npt
+
 __version__: Final[str]
 EVENT_SIZE: Final[int]
 LAYOUT_HASH: Final[int]
 SCALE_DIGITS: Final[int]
 
 _DecimalLike = str | int | Decimal
+_F64 = npt.NDArray[np.float64]
 
 class _FixedPoint:
     SCALE_DIGITS: ClassVar[int]
@@ -116,3 +120,43 @@ class SymbolTable:
 
 def event_layouts() -> dict[str, list[tuple[str, str, int, int]]]:
     """Field (name, type, offset, size) of every 64-byte event kind."""
+
+class _Indicators:
+    """``pyrt._core.indicators``: numpy in and out, ``NaN`` during TA-Lib's warm-up."""
+
+    @staticmethod
+    def sma(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def ema(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def wma(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def rsi(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def zscore(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def volatility(values: _F64, period: int) -> _F64: ...
+    @staticmethod
+    def macd(
+        close: _F64, fast: int = 12, slow: int = 26, signal: int = 9
+    ) -> tuple[_F64, _F64, _F64]: ...
+    @staticmethod
+    def bbands(
+        close: _F64, period: int = 20, dev_up: float = 2.0, dev_down: float = 2.0
+    ) -> tuple[_F64, _F64, _F64]: ...
+    @staticmethod
+    def atr(high: _F64, low: _F64, close: _F64, period: int = 14) -> _F64: ...
+    @staticmethod
+    def adx(high: _F64, low: _F64, close: _F64, period: int = 14) -> _F64: ...
+    @staticmethod
+    def stoch(
+        high: _F64, low: _F64, close: _F64, fast_k: int = 5, slow_k: int = 3, slow_d: int = 3
+    ) -> tuple[_F64, _F64]: ...
+    @staticmethod
+    def obv(close: _F64, volume: _F64) -> _F64: ...
+    @staticmethod
+    def vwap(
+        high: _F64, low: _F64, close: _F64, volume: _F64, window: int | None = None
+    ) -> _F64: ...
+
+indicators: _Indicators

@@ -9,5 +9,6 @@ use pyo3::prelude::*;
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     pyrt_types::python::register(module)?;
+    pyrt_indicators::python::register(module)?;
     Ok(())
 }

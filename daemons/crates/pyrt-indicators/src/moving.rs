@@ -1,0 +1,219 @@
+//! Moving averages: simple, exponential (SMA-seeded, as TA-Lib), weighted.
+
+use crate::window::Window;
+use crate::{Indicator, IndicatorError, check_period};
+
+/// Simple moving average with TA-Lib's running sum: add the newest, output, then drop the oldest.
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    window: Window,
+    sum: f64,
+}
+
+impl Sma {
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("SMA period", period, 1)?;
+        Ok(Self {
+            period,
+            window: Window::new(period),
+            sum: 0.0,
+        })
+    }
+}
+
+impl Indicator for Sma {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        self.sum += x;
+        self.window.push(x);
+        if !self.window.is_full() {
+            return None;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let out = self.sum / self.period as f64;
+        // TA-Lib subtracts the trailing value after using the sum; the window's oldest is it.
+        self.sum -= self.window.iter().next().unwrap_or(0.0);
+        Some(out)
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.sum = 0.0;
+    }
+}
+
+/// Exponential moving average, `k = 2 / (period + 1)`, seeded with the SMA of the first `period`
+/// inputs. `skip` ignores that many leading inputs first (TA-Lib's MACD seeds its fast average
+/// late, so both averages start on the same bar).
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    k: f64,
+    skip: usize,
+    seen: usize,
+    seed_sum: f64,
+    value: f64,
+}
+
+impl Ema {
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        Self::with_skip(period, 0)
+    }
+
+    pub fn with_skip(period: usize, skip: usize) -> Result<Self, IndicatorError> {
+        check_period("EMA period", period, 1)?;
+        #[allow(clippy::cast_precision_loss)]
+        let k = 2.0 / (period as f64 + 1.0);
+        Ok(Self {
+            period,
+            k,
+            skip,
+            seen: 0,
+            seed_sum: 0.0,
+            value: 0.0,
+        })
+    }
+}
+
+impl Indicator for Ema {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        self.seen += 1;
+        if self.seen <= self.skip {
+            return None;
+        }
+        let n = self.seen - self.skip;
+        if n < self.period {
+            self.seed_sum += x;
+            return None;
+        }
+        if n == self.period {
+            self.seed_sum += x;
+            #[allow(clippy::cast_precision_loss)]
+            let seed = self.seed_sum / self.period as f64;
+            self.value = seed;
+        } else {
+            self.value = ((x - self.value) * self.k) + self.value;
+        }
+        Some(self.value)
+    }
+
+    fn lookback(&self) -> usize {
+        self.skip + self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.seed_sum = 0.0;
+        self.value = 0.0;
+    }
+}
+
+/// Linearly weighted moving average (weights 1..=period, newest heaviest), TA-Lib's
+/// sum-and-subtract recurrence.
+#[derive(Debug, Clone)]
+pub struct Wma {
+    period: usize,
+    divider: f64,
+    window: Window,
+    period_sum: f64,
+    period_sub: f64,
+    trailing: f64,
+}
+
+impl Wma {
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        check_period("WMA period", period, 1)?;
+        #[allow(clippy::cast_precision_loss)]
+        let divider = (period * (period + 1) / 2) as f64;
+        Ok(Self {
+            period,
+            divider,
+            window: Window::new(period),
+            period_sum: 0.0,
+            period_sub: 0.0,
+            trailing: 0.0,
+        })
+    }
+}
+
+impl Indicator for Wma {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<f64> {
+        let filled = self.window.len();
+        self.window.push(x);
+        #[allow(clippy::cast_precision_loss)]
+        if filled + 1 < self.period {
+            self.period_sub += x;
+            self.period_sum += x * (filled + 1) as f64;
+            return None;
+        }
+        self.period_sub += x;
+        self.period_sub -= self.trailing;
+        #[allow(clippy::cast_precision_loss)]
+        let weight = self.period as f64;
+        self.period_sum += x * weight;
+        self.trailing = self.window.iter().next().unwrap_or(0.0);
+        let out = self.period_sum / self.divider;
+        self.period_sum -= self.period_sub;
+        Some(out)
+    }
+
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.period_sum = 0.0;
+        self.period_sub = 0.0;
+        self.trailing = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run;
+
+    #[test]
+    fn hand_computed_values() {
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let sma = run(Sma::new(3).unwrap(), x.iter().copied());
+        assert!(sma[..2].iter().all(|v| v.is_nan()));
+        assert_eq!(&sma[2..], &[2.0, 3.0, 4.0]);
+        let ema = run(Ema::new(3).unwrap(), x.iter().copied());
+        assert_eq!(&ema[2..], &[2.0, 3.0, 4.0]);
+        let wma = run(Wma::new(3).unwrap(), x.iter().copied());
+        assert!((wma[2] - (1.0 + 4.0 + 9.0) / 6.0).abs() < 1e-12);
+        assert!((wma[4] - (3.0 + 8.0 + 15.0) / 6.0).abs() < 1e-12);
+        let skipped = run(Ema::with_skip(2, 2).unwrap(), x.iter().copied());
+        assert_eq!(skipped[3], 3.5);
+        assert!(Sma::new(0).is_err());
+    }
+
+    #[test]
+    fn reset_starts_over() {
+        let mut sma = Sma::new(2).unwrap();
+        sma.update(10.0);
+        assert_eq!(sma.update(20.0), Some(15.0));
+        sma.reset();
+        assert_eq!(sma.update(1.0), None);
+        assert_eq!(sma.update(3.0), Some(2.0));
+        assert_eq!(sma.lookback(), 1);
+    }
+}
