@@ -82,12 +82,11 @@ impl Indicator for Vwap {
         let pv = (bar.high + bar.low + bar.close) / 3.0 * volume;
         self.sum_pv += pv;
         self.sum_v += volume;
-        if let Some((pvs, vs)) = &mut self.window {
-            if let (Some(old_pv), Some(old_v)) = (pvs.push(pv), vs.push(volume)) {
+        if let Some((pvs, vs)) = &mut self.window
+            && let (Some(old_pv), Some(old_v)) = (pvs.push(pv), vs.push(volume)) {
                 self.sum_pv -= old_pv;
                 self.sum_v -= old_v;
             }
-        }
         (self.sum_v != 0.0).then(|| self.sum_pv / self.sum_v)
     }
 

@@ -167,7 +167,7 @@ fn scale_mantissa(mantissa: u128, shift: i64) -> Result<u128, DecimalError> {
         mantissa.checked_mul(*factor).ok_or(DecimalError::Overflow)
     } else {
         let divisor = power(-shift, DecimalError::TooPrecise)?;
-        if mantissa % divisor != 0 {
+        if !mantissa.is_multiple_of(*divisor) {
             return Err(DecimalError::TooPrecise);
         }
         Ok(mantissa / divisor)
@@ -214,7 +214,7 @@ pub(crate) fn format_raw(raw: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         buf[len] = b'.';
         len += 1;
         let mut places = SCALE_DIGITS;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             places -= 1;
         }
