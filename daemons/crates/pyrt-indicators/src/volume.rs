@@ -83,10 +83,11 @@ impl Indicator for Vwap {
         self.sum_pv += pv;
         self.sum_v += volume;
         if let Some((pvs, vs)) = &mut self.window
-            && let (Some(old_pv), Some(old_v)) = (pvs.push(pv), vs.push(volume)) {
-                self.sum_pv -= old_pv;
-                self.sum_v -= old_v;
-            }
+            && let (Some(old_pv), Some(old_v)) = (pvs.push(pv), vs.push(volume))
+        {
+            self.sum_pv -= old_pv;
+            self.sum_v -= old_v;
+        }
         (self.sum_v != 0.0).then(|| self.sum_pv / self.sum_v)
     }
 

@@ -489,10 +489,11 @@ impl RiskEngine {
         let Ok(side) = intent.side() else { return };
         let symbol = intent.header.symbol;
         if let Ok(IntentAction::Replace) = intent.action()
-            && let Some(old) = self.open.remove(&intent.ref_seq) {
-                let state = &mut self.symbols[old.symbol.0 as usize];
-                state.release(old.side, old.leaves);
-            }
+            && let Some(old) = self.open.remove(&intent.ref_seq)
+        {
+            let state = &mut self.symbols[old.symbol.0 as usize];
+            state.release(old.side, old.leaves);
+        }
         let state = &mut self.symbols[symbol.0 as usize];
         match side {
             Side::Buy => state.open_buy = state.open_buy.saturating_add(intent.qty),

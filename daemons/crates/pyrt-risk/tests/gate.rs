@@ -120,7 +120,7 @@ fn each_limit_rejects_with_its_reason() {
             Reject::OrderQty,
         ),
         (
-            order(4, MSFT, Side::Buy, 100, Some("200")),
+            order(4, MSFT, Side::Buy, 100, Some("200.5")),
             Reject::OrderNotional,
         ),
         (
