@@ -1,0 +1,52 @@
+"""The `pyrt` command line. Each area registers its commands here from its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from pyrt.config.load import check_file
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="py_rt trading appliance")
+config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@config_app.command("check")
+def config_check(
+    file: Annotated[Path, typer.Argument(help="appliance.toml or risk_limits.toml")],
+    kind: Annotated[
+        str | None,
+        typer.Option(help="appliance or risk (default: from the file name)"),
+    ] = None,
+) -> None:
+    """Print "ok", or every error with its field path and reason; exit 2 on any error."""
+    if kind not in (None, "appliance", "risk"):
+        err.print(f"--kind must be appliance or risk, not {kind!r}")
+        raise typer.Exit(2)
+    chosen: Literal["appliance", "risk"] | None = kind  # type: ignore[assignment]
+    results = check_file(file, chosen)
+    failed = False
+    for path, issues in results.items():
+        if not issues:
+            out.print(f"ok {path}")
+            continue
+        failed = True
+        for issue in issues:
+            out.print(f"{path}: {issue}", markup=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
