@@ -1,0 +1,136 @@
+//! How a side waits for the other: spin on an isolated core, spin then yield, or park in the
+//! kernel (a futex on a word in the shared mapping) on a small shared machine.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::RingError;
+use crate::region::Region;
+
+/// Selected per daemon in `appliance.toml` (`wait_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStrategy {
+    /// Never leaves the core: lowest latency, burns the core (isolated cores only).
+    BusySpin,
+    /// Spins `spins` times, then yields the core each round.
+    SpinYield { spins: u32 },
+    /// Sleeps in the kernel until woken by the other side (or a short timeout).
+    Park,
+}
+
+/// Longest single sleep, so waiting code re-checks liveness and deadlines regularly.
+pub(crate) const PARK_SLICE: Duration = Duration::from_millis(10);
+
+/// One round of waiting. `word` and `seen` implement the futex handshake for `Park`: the waiter
+/// read `seen` from `word` before re-checking its condition, and sleeps only if `word` still holds
+/// it, so a wake-up between the check and the sleep is never lost.
+pub(crate) fn wait_round(strategy: WaitStrategy, round: &mut u32, word: &AtomicU32, seen: u32) {
+    match strategy {
+        WaitStrategy::BusySpin => std::hint::spin_loop(),
+        WaitStrategy::SpinYield { spins } => {
+            if *round < spins {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        WaitStrategy::Park => futex_wait(word, seen, PARK_SLICE),
+    }
+    *round = round.saturating_add(1);
+}
+
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::c_long::try_from(timeout.as_nanos()).unwrap_or(10_000_000),
+    };
+    // SAFETY: `word` is a valid, aligned u32 in memory shared between processes (so no
+    // FUTEX_PRIVATE_FLAG); the kernel only reads it. Spurious returns are handled by callers.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &raw const ts,
+        );
+    }
+}
+
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: as above; waking has no memory effects beyond the syscall.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+    }
+}
+
+/// Publishes a change of `word` and wakes parked waiters if `waiters` says there are any; costs
+/// one relaxed load when nobody is parked.
+pub(crate) fn notify(word: &AtomicU32, waiters: &AtomicU32) {
+    // SeqCst pairs with the waiter's increment of `waiters` and read of `word` (a Dekker-style
+    // handshake): either the waiter sees the new word, or we see the waiter.
+    word.fetch_add(1, Ordering::SeqCst);
+    if waiters.load(Ordering::SeqCst) > 0 {
+        futex_wake_all(word);
+    }
+}
+
+/// How often a waiting reader checks that its producer still exists.
+const LIVENESS_EVERY: Duration = Duration::from_millis(20);
+
+/// What to wait on: the waiter count to register in, the word the other side bumps, and whether
+/// a dead producer ends the wait.
+pub(crate) struct WaitOn {
+    pub(crate) waiters: usize,
+    pub(crate) word: usize,
+    pub(crate) strategy: WaitStrategy,
+    pub(crate) timeout: Duration,
+    pub(crate) watch_producer: bool,
+}
+
+/// Retries `attempt` until it yields, the timeout passes (`Ok(None)`), or — when watching — the
+/// producer is found dead (`ProducerDead`). Registers as a waiter around each check so the other
+/// side knows to wake it.
+pub(crate) fn wait_for<S, T>(
+    side: &mut S,
+    region: impl Fn(&S) -> &Region,
+    on: &WaitOn,
+    mut attempt: impl FnMut(&mut S) -> Option<Result<T, RingError>>,
+) -> Result<Option<T>, RingError> {
+    let start = Instant::now();
+    let mut last_check = start;
+    let mut round = 0;
+    loop {
+        region(side)
+            .u32_at(on.waiters)
+            .fetch_add(1, Ordering::SeqCst);
+        let seen = region(side).u32_at(on.word).load(Ordering::SeqCst);
+        let outcome = attempt(side);
+        let r = region(side);
+        let result = if let Some(result) = outcome {
+            Some(result.map(Some))
+        } else {
+            let now = Instant::now();
+            let check = on.watch_producer
+                && (round == 0 || now.duration_since(last_check) >= LIVENESS_EVERY);
+            if check {
+                last_check = now;
+            }
+            if check && !r.producer_alive() {
+                Some(Err(RingError::ProducerDead {
+                    path: r.path.clone(),
+                }))
+            } else if now.duration_since(start) >= on.timeout {
+                Some(Ok(None))
+            } else {
+                None
+            }
+        };
+        if let Some(result) = result {
+            r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+            return result;
+        }
+        wait_round(on.strategy, &mut round, r.u32_at(on.word), seen);
+        r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+    }
+}
