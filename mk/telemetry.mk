@@ -1,0 +1,1 @@
+APT_PACKAGES += prometheus
