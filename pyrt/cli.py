@@ -8,11 +8,16 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from pyrt import latency, status
 from pyrt.config.load import check_file
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="py_rt trading appliance")
 config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
 app.add_typer(config_app, name="config")
+latency_app = typer.Typer(no_args_is_help=True, help="Latency reports from the interval logs.")
+latency_app.command("report")(latency.report)
+app.add_typer(latency_app, name="latency")
+app.command("status")(status.status)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -7,6 +7,9 @@
 //! interval into shared state under a mutex; a background thread serves `/metrics` from that state
 //! and appends each interval to the log.
 
+#[cfg(feature = "python")]
+pub mod python;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
