@@ -11,8 +11,10 @@ import importlib.util
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -41,9 +43,14 @@ class Component:
 COMPONENTS = (
     Component("domain types (pyrt._core)", 3, "module", "pyrt._core"),
     Component("validated configuration", 3, "module", "pyrt.config"),
-    Component("shared-memory rings", 4, "path", "daemons/crates/pyrt-ring"),
+    Component("shared-memory rings, control block", 4, "path", "daemons/crates/pyrt-ring"),
     Component("telemetry (HDR, Prometheus)", 4, "path", "daemons/crates/pyrt-telemetry"),
     Component("venue simulator", 5, "module", "pyrt.sim"),
+    Component("Alpaca client and parsers", 6, "path", "daemons/crates/pyrt-alpaca"),
+    Component("order books (L1/L2/L3)", 6, "path", "daemons/crates/pyrt-book"),
+    Component("exec write-ahead journal", 6, "path", "daemons/crates/pyrt-journal"),
+    Component("indicators (TA-Lib equal)", 7, "path", "daemons/crates/pyrt-indicators"),
+    Component("pre-trade risk gate", 7, "path", "daemons/crates/pyrt-risk"),
     Component("md daemon", 6, "binary", "pyrt-md"),
     Component("exec daemon", 6, "binary", "pyrt-exec"),
     Component("strategy daemon", 7, "binary", "pyrt-strategy"),
@@ -73,8 +80,18 @@ def replay_daily_bars(console: Console) -> None:
         console.print(f"[yellow]no market data at {folder}; skipping the bar replay[/]")
         return
     symbols = _core.SymbolTable()
-    table = Table(title="Alpaca daily bars through pyrt._core (exact fixed point)")
-    for column in ("symbol", "id", "bars", "first", "last", "last close", "dollar volume"):
+    table = Table(title="Alpaca daily bars through pyrt._core (exact fixed point, Rust indicators)")
+    for column in (
+        "symbol",
+        "id",
+        "bars",
+        "first",
+        "last",
+        "last close",
+        "dollar volume",
+        "SMA20",
+        "RSI14",
+    ):
         table.add_column(column, justify="right" if column != "symbol" else "left")
     for path in sorted(folder.glob("*.csv")):
         with path.open(newline="") as handle:
@@ -84,10 +101,17 @@ def replay_daily_bars(console: Console) -> None:
         symbol_id = symbols.intern(rows[0]["symbol"])
         stamps = [_core.Timestamp(row["timestamp"]) for row in rows]
         closes = [_core.Price(row["close"]) for row in rows]
-        # Volume arrives as a float-formatted string ("1234.0"): exact as a decimal string.
-        turnover = _core.Notional(0)
-        for close, row in zip(closes, rows, strict=True):
-            turnover = turnover + close.notional(_core.Qty(row["volume"]))
+        # A day's dollar volume of a large stock (~$10 billion) is beyond Notional's ±$9.2 billion
+        # (sized for an account's money), so market statistics are summed as exact Decimals.
+        turnover = sum(
+            (
+                c.to_decimal() * _core.Qty(row["volume"]).to_decimal()
+                for c, row in zip(closes, rows, strict=True)
+            ),
+            Decimal(0),
+        )
+        # Indicators are features, not money: floats from the exact prices.
+        series = np.array([c.to_float() for c in closes])
         table.add_row(
             rows[0]["symbol"],
             str(symbol_id),
@@ -95,7 +119,9 @@ def replay_daily_bars(console: Console) -> None:
             str(min(stamps)),
             str(max(stamps)),
             str(closes[-1]),
-            f"{turnover.to_decimal():,.2f}",
+            f"{turnover:,.0f}",
+            f"{_core.indicators.sma(series, 20)[-1]:.2f}",
+            f"{_core.indicators.rsi(series, 14)[-1]:.1f}",
         )
     console.print(table)
     console.print(f"event size {_core.EVENT_SIZE} B, layout hash {_core.LAYOUT_HASH:#018x}")
@@ -113,7 +139,8 @@ def report_components(console: Console) -> None:
 
 
 def main() -> int:
-    console = Console()
+    # Wide enough for the tables when the output is a pipe or a CI log rather than a terminal.
+    console = Console(width=None if sys.stdout.isatty() else 140)
     console.rule("py_rt demo")
     config_ok = check_config(console)
     replay_daily_bars(console)
