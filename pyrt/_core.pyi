@@ -193,3 +193,39 @@ class LatencyLog:
     def record(self, stage: int, ns: int) -> None: ...
     def write_interval(self) -> None: ...
     def prometheus(self) -> str: ...
+
+_FillEvent = tuple[str, int, str, str, str, str, str, int]
+
+class FillEngine:
+    """The fill model of one instrument (shared with the backtester)."""
+
+    def __init__(
+        self,
+        latency_ns: int = 0,
+        max_fill_fraction_bps: int = 10_000,
+        regulatory_fees: bool = False,
+        per_share: str = "0",
+        bps: int = 0,
+    ) -> None: ...
+    def submit(
+        self,
+        id: int,
+        side: str,
+        order_type: str,
+        time_in_force: str,
+        qty: str,
+        limit: str | None = None,
+        stop: str | None = None,
+        now_ns: int = 0,
+    ) -> None: ...
+    def cancel(self, id: int) -> str | None: ...
+    def replace(
+        self, id: int, qty: str, limit: str | None = None, stop: str | None = None
+    ) -> bool: ...
+    def on_quote(
+        self, bid: str, bid_size: str, ask: str, ask_size: str, now_ns: int
+    ) -> list[_FillEvent]: ...
+    def on_trade(self, price: str, size: str, now_ns: int) -> list[_FillEvent]: ...
+    def open_orders(self) -> int: ...
+
+def execution_fee(side: str, qty: str, price: str, regulatory_fees: bool = True) -> str: ...

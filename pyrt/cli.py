@@ -10,6 +10,7 @@ from rich.console import Console
 
 from pyrt import latency, status
 from pyrt.config.load import check_file
+from pyrt.sim.cli import sim
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="py_rt trading appliance")
 config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
@@ -18,6 +19,7 @@ latency_app = typer.Typer(no_args_is_help=True, help="Latency reports from the i
 latency_app.command("report")(latency.report)
 app.add_typer(latency_app, name="latency")
 app.command("status")(status.status)
+app.command("sim")(sim)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

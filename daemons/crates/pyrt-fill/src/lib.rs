@@ -3,6 +3,8 @@
 
 mod engine;
 mod fees;
+#[cfg(feature = "python")]
+pub mod python;
 
 pub use engine::{Event, FillConfig, FillEngine, Liquidity, OrderSpec};
 pub use fees::FeeModel;

@@ -1,0 +1,460 @@
+"""The simulator's HTTP and websocket server: Alpaca's Trading API v2 and `trade_updates` stream
+over real sockets, so the official clients and py_rt's own Rust client cannot tell it from Alpaca.
+
+Every malformed request gets an Alpaca-shaped 4xx (`{"code", "message"}`), never a 500; faults are
+injected only when configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
+
+from pyrt.sim.market import Tick
+from pyrt.sim.venue import (
+    CODE_NOT_FOUND,
+    CODE_VALIDATION,
+    Venue,
+    VenueError,
+    decimal_field,
+    rfc3339,
+)
+
+CODE_MALFORMED = 40010000
+CODE_RATE_LIMIT = 42900000
+CODE_INTERNAL = 50010000
+
+
+@dataclass
+class Faults:
+    """Fault injection, all off by default."""
+
+    #: Answer every n-th REST request with 503 (0 = never).
+    server_error_every: int = 0
+    #: Delay every order acknowledgement by this many milliseconds.
+    ack_delay_ms: int = 0
+    #: Close each trade_updates connection after this many events (0 = never).
+    drop_stream_after: int = 0
+
+
+@dataclass
+class SimConfig:
+    key_id: str
+    secret_key: str
+    requests_per_minute: int = 200
+    ticks_per_second: float = 20.0
+    faults: Faults | None = None
+
+
+def error(status: int, code: int | None, message: str) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if code is not None:
+        body["code"] = code
+    return web.json_response(body, status=status)
+
+
+class RateLimiter:
+    """Requests per key in a sliding minute, with Alpaca's X-Ratelimit-* headers."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[str, deque[float]] = {}
+
+    def check(self, key: str) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        window = self.seen.setdefault(key, deque())
+        while window and now - window[0] >= 60:
+            window.popleft()
+        allowed = len(window) < self.per_minute
+        if allowed:
+            window.append(now)
+        reset = int(time.time() + (60 - (now - window[0]) if window else 60))
+        headers = {
+            "X-Ratelimit-Limit": str(self.per_minute),
+            "X-Ratelimit-Remaining": str(max(0, self.per_minute - len(window))),
+            "X-Ratelimit-Reset": str(reset),
+        }
+        return allowed, headers
+
+
+def query_bool(value: str | None) -> bool:
+    return (value or "").lower() in {"true", "1"}
+
+
+class Simulator:
+    def __init__(
+        self, venue: Venue, config: SimConfig, ticks: Iterator[Tick] | None = None
+    ) -> None:
+        self.venue = venue
+        self.config = config
+        self.faults = config.faults or Faults()
+        self.limiter = RateLimiter(config.requests_per_minute)
+        self.ticks = ticks
+        self.requests = 0
+        self.streams: set[web.WebSocketResponse] = set()
+        self.sockets: set[web.WebSocketResponse] = set()
+        self.app = self.build()
+
+    # ---- middleware -----------------------------------------------------------------------
+
+    def authorized(self, request: web.Request) -> bool:
+        return (
+            request.headers.get("APCA-API-KEY-ID") == self.config.key_id
+            and request.headers.get("APCA-API-SECRET-KEY") == self.config.secret_key
+        )
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/stream":
+            response: web.StreamResponse = await handler(request)
+            return response
+        if not self.authorized(request):
+            return error(401, None, "unauthorized.")
+        allowed, headers = self.limiter.check(self.config.key_id)
+        if not allowed:
+            response = error(429, CODE_RATE_LIMIT, "rate limit exceeded")
+        else:
+            self.requests += 1
+            every = self.faults.server_error_every
+            if every and self.requests % every == 0:
+                response = error(503, None, "service unavailable (injected fault)")
+            else:
+                try:
+                    response = await handler(request)
+                except VenueError as exc:
+                    response = web.json_response(exc.body(), status=exc.http_status)
+                except web.HTTPException as exc:
+                    response = error(
+                        exc.status,
+                        CODE_NOT_FOUND if exc.status == 404 else CODE_MALFORMED,
+                        exc.reason,
+                    )
+                except (ValueError, TypeError, KeyError) as exc:
+                    response = error(
+                        422, CODE_VALIDATION, f"invalid request: {exc.__class__.__name__}"
+                    )
+        response.headers.update(headers)
+        return response
+
+    async def body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            parsed = await request.json(loads=lambda b: json.loads(b, parse_float=Decimal))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise VenueError(400, CODE_MALFORMED, "request body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise VenueError(422, CODE_VALIDATION, "request body must be a JSON object")
+        return parsed
+
+    # ---- routes ---------------------------------------------------------------------------
+
+    def build(self) -> web.Application:
+        app = web.Application(middlewares=[self.guard])
+        r = app.router
+        r.add_get("/v2/account", self.account)
+        r.add_get("/v2/clock", self.clock)
+        r.add_get("/v2/calendar", self.calendar)
+        r.add_get("/v2/assets", self.assets)
+        r.add_get("/v2/assets/{symbol}", self.asset)
+        r.add_post("/v2/orders", self.submit)
+        r.add_get("/v2/orders", self.list_orders)
+        r.add_delete("/v2/orders", self.cancel_all)
+        r.add_get("/v2/orders:by_client_order_id", self.order_by_client_id)
+        r.add_get("/v2/orders/{order_id}", self.get_order)
+        r.add_patch("/v2/orders/{order_id}", self.replace)
+        r.add_delete("/v2/orders/{order_id}", self.cancel)
+        r.add_get("/v2/positions", self.positions)
+        r.add_delete("/v2/positions", self.close_all)
+        r.add_get("/v2/positions/{symbol}", self.position)
+        r.add_delete("/v2/positions/{symbol}", self.close_position)
+        r.add_get("/v2/account/activities", self.activities)
+        r.add_get("/v2/account/activities/{kind}", self.activities)
+        r.add_get("/stream", self.trade_updates)
+        app.on_startup.append(self.start_market)
+        app.on_cleanup.append(self.stop_market)
+        app.on_shutdown.append(self.close_sockets)
+        app.router.add_route("*", "/{tail:.*}", self.not_found)
+        return app
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return error(404, CODE_NOT_FOUND, f"endpoint not found: {request.method} {request.path}")
+
+    async def account(self, request: web.Request) -> web.Response:
+        return web.json_response(self.venue.account_json())
+
+    async def clock(self, request: web.Request) -> web.Response:
+        # The simulated market is always in session; the next close is always before the next open.
+        now = datetime.now(UTC)
+        return web.json_response(
+            {
+                "timestamp": now.isoformat(),
+                "is_open": True,
+                "next_close": (now + timedelta(hours=6)).isoformat(),
+                "next_open": (now + timedelta(days=1)).isoformat(),
+            }
+        )
+
+    async def calendar(self, request: web.Request) -> web.Response:
+        try:
+            start = date.fromisoformat(request.query.get("start", date.today().isoformat())[:10])
+            end = date.fromisoformat(
+                request.query.get("end", (start + timedelta(days=30)).isoformat())[:10]
+            )
+        except ValueError:
+            raise VenueError(
+                422, CODE_VALIDATION, "start and end must be dates (YYYY-MM-DD)"
+            ) from None
+        days: list[dict[str, str]] = []
+        day = start
+        while day <= end and len(days) < 5000:
+            if day.weekday() < 5:
+                days.append(
+                    {
+                        "date": day.isoformat(),
+                        "open": "09:30",
+                        "close": "16:00",
+                        "session_open": "0400",
+                        "session_close": "2000",
+                        "settlement_date": day.isoformat(),
+                    }
+                )
+            day += timedelta(days=1)
+        return web.json_response(days)
+
+    async def assets(self, request: web.Request) -> web.Response:
+        return web.json_response([a.to_json() for a in self.venue.assets.values()])
+
+    async def asset(self, request: web.Request) -> web.Response:
+        return web.json_response(self.venue.asset(request.match_info["symbol"]).to_json())
+
+    async def submit(self, request: web.Request) -> web.Response:
+        order = self.venue.submit(await self.body(request))
+        if self.faults.ack_delay_ms:
+            await asyncio.sleep(self.faults.ack_delay_ms / 1000)
+        await self.flush_updates()
+        return web.json_response(order.to_json())
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        q = request.query
+        symbols = set(q["symbols"].split(",")) if q.get("symbols") else None
+        try:
+            limit = int(q.get("limit", "50"))
+        except ValueError:
+            raise VenueError(422, CODE_VALIDATION, "limit must be an integer") from None
+        orders = self.venue.list_orders(
+            q.get("status", "open"), limit, q.get("direction", "desc"), symbols, q.get("side")
+        )
+        # `after` and `until` bound the submission time, both exclusive.
+        for bound, sign in (("after", 1), ("until", -1)):
+            if q.get(bound):
+                try:
+                    moment = datetime.fromisoformat(q[bound].replace("Z", "+00:00"))
+                except ValueError:
+                    raise VenueError(
+                        422, CODE_VALIDATION, f"{bound} must be an RFC 3339 time"
+                    ) from None
+                limit_ns = int(moment.timestamp() * 1e9)
+                orders = [o for o in orders if sign * (o.created_ns - limit_ns) > 0]
+        return web.json_response([o.to_json() for o in orders])
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        return web.json_response(self.venue.order(request.match_info["order_id"]).to_json())
+
+    async def order_by_client_id(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            self.venue.order_by_client_id(request.query.get("client_order_id", "")).to_json()
+        )
+
+    async def replace(self, request: web.Request) -> web.Response:
+        order = self.venue.replace(request.match_info["order_id"], await self.body(request))
+        await self.flush_updates()
+        return web.json_response(order.to_json())
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        self.venue.cancel(request.match_info["order_id"])
+        await self.flush_updates()
+        return web.Response(status=204)
+
+    async def cancel_all(self, request: web.Request) -> web.Response:
+        results = self.venue.cancel_all()
+        await self.flush_updates()
+        return web.json_response(results, status=207)
+
+    async def positions(self, request: web.Request) -> web.Response:
+        return web.json_response([self.venue.position_json(p) for p in self.venue.open_positions()])
+
+    async def position(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            self.venue.position_json(self.venue.position(request.match_info["symbol"]))
+        )
+
+    async def close_position(self, request: web.Request) -> web.Response:
+        q = {k: v for k, v in request.query.items()}
+        order = self.venue.close_position(
+            request.match_info["symbol"], decimal_field(q, "qty"), decimal_field(q, "percentage")
+        )
+        await self.flush_updates()
+        return web.json_response(order.to_json())
+
+    async def close_all(self, request: web.Request) -> web.Response:
+        results = self.venue.close_all(query_bool(request.query.get("cancel_orders")))
+        await self.flush_updates()
+        return web.json_response(results, status=207)
+
+    async def activities(self, request: web.Request) -> web.Response:
+        kind = request.match_info.get("kind") or request.query.get("activity_types", "FILL")
+        if "FILL" not in kind.split(","):
+            return web.json_response([])
+        items = self.venue.activities
+        if request.query.get("direction", "desc") == "desc":
+            items = list(reversed(items))
+        token = request.query.get("page_token")
+        if token:
+            ids = [a["id"] for a in items]
+            items = items[ids.index(token) + 1 :] if token in ids else []
+        try:
+            size = min(100, int(request.query.get("page_size", "100")))
+        except ValueError:
+            raise VenueError(422, CODE_VALIDATION, "page_size must be an integer") from None
+        return web.json_response(items[:size])
+
+    # ---- trade_updates --------------------------------------------------------------------
+
+    async def trade_updates(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        authorized = False
+        listening = False
+        async for message in ws:
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            try:
+                data = json.loads(message.data)
+            except (json.JSONDecodeError, UnicodeDecodeError, TypeError):
+                await ws.send_json({"stream": "error", "data": {"error": "invalid syntax"}})
+                continue
+            if not isinstance(data, dict):
+                continue
+            action = data.get("action")
+            if action in {"authenticate", "auth"}:
+                inner: dict[str, Any] = data["data"] if isinstance(data.get("data"), dict) else data
+                key = inner.get("key_id") or inner.get("key")
+                secret = inner.get("secret_key") or inner.get("secret")
+                authorized = key == self.config.key_id and secret == self.config.secret_key
+                status = "authorized" if authorized else "unauthorized"
+                await ws.send_bytes(
+                    json.dumps(
+                        {
+                            "stream": "authorization",
+                            "data": {"status": status, "action": "authenticate"},
+                        }
+                    ).encode()
+                )
+                if not authorized:
+                    break
+            elif action == "listen":
+                if not authorized:
+                    await ws.send_bytes(
+                        json.dumps(
+                            {
+                                "stream": "authorization",
+                                "data": {"status": "unauthorized", "action": "listen"},
+                            }
+                        ).encode()
+                    )
+                    continue
+                streams = (
+                    data.get("data", {}).get("streams", [])
+                    if isinstance(data.get("data"), dict)
+                    else []
+                )
+                listening = "trade_updates" in streams
+                if listening:
+                    self.streams.add(ws)
+                else:
+                    self.streams.discard(ws)
+                await ws.send_bytes(
+                    json.dumps(
+                        {
+                            "stream": "listening",
+                            "data": {"streams": ["trade_updates"] if listening else []},
+                        }
+                    ).encode()
+                )
+        self.streams.discard(ws)
+        self.sockets.discard(ws)
+        return ws
+
+    async def close_sockets(self, app: web.Application) -> None:
+        for ws in list(self.sockets):
+            await ws.close(code=1001, message=b"server shutdown")
+
+    async def flush_updates(self) -> None:
+        updates = self.venue.take_updates()
+        if not updates or not self.streams:
+            return
+        for ws in list(self.streams):
+            for update in updates:
+                if ws.closed:
+                    break
+                await ws.send_bytes(
+                    json.dumps({"stream": "trade_updates", "data": update}).encode()
+                )
+                count = getattr(ws, "_pyrt_sent", 0) + 1
+                ws._pyrt_sent = count  # type: ignore[attr-defined]
+                if self.faults.drop_stream_after and count >= self.faults.drop_stream_after:
+                    self.streams.discard(ws)
+                    await ws.close()
+                    break
+
+    # ---- market replay ----------------------------------------------------------------------
+
+    async def start_market(self, app: web.Application) -> None:
+        if self.ticks is not None:
+            app["market"] = asyncio.create_task(self.run_market())
+
+    async def stop_market(self, app: web.Application) -> None:
+        task = app.get("market")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run_market(self) -> None:
+        interval = 1.0 / self.config.ticks_per_second if self.config.ticks_per_second > 0 else 0.0
+        if self.ticks is None:
+            return
+        for tick in self.ticks:
+            self.step(tick)
+            await self.flush_updates()
+            await asyncio.sleep(interval)
+
+    def step(self, tick: Tick) -> None:
+        self.venue.on_quote(tick.symbol, tick.bid, tick.size, tick.ask, tick.size)
+        self.venue.on_trade(tick.symbol, tick.price, tick.size)
+
+
+def describe(host: str, port: int, config: SimConfig) -> str:
+    return (
+        f"py_rt venue simulator on http://{host}:{port}\n"
+        f"  trading REST:     http://{host}:{port}/v2/...\n"
+        f"  trade_updates ws: ws://{host}:{port}/stream\n"
+        f"  APCA_API_KEY_ID={config.key_id}\n"
+        f"  APCA_API_SECRET_KEY={config.secret_key}\n"
+        f"  try: curl -H 'APCA-API-KEY-ID: {config.key_id}'"
+        f" -H 'APCA-API-SECRET-KEY: {config.secret_key}' http://{host}:{port}/v2/account\n"
+        "  (market data REST and stream are not served yet;"
+        " quotes are derived from real daily bars)\n"
+        f"  started {rfc3339(time.time_ns())}"
+    )

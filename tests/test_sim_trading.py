@@ -1,0 +1,420 @@
+"""The venue simulator against the official alpaca-py clients, unchanged, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+import requests
+from aiohttp import web
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    ClosePositionRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopOrderRequest,
+)
+from alpaca.trading.stream import TradingStream
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyrt.sim import Faults, SimConfig, Simulator, build
+from pyrt.sim.market import Tick
+
+KEY, SECRET = "PKTESTSIM", "test-secret-value"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Running:
+    """A simulator served from a background thread's event loop."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(self.sim.app)
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self.runner = runner
+        self.ready.set()
+        self.loop.run_forever()
+
+    def call(self, fn: object) -> None:
+        """Runs `fn` on the server loop (market ticks must not race the handlers)."""
+        done = threading.Event()
+
+        async def run() -> None:
+            fn()  # type: ignore[operator]
+            await self.sim.flush_updates()
+            done.set()
+
+        asyncio.run_coroutine_threadsafe(run(), self.loop)
+        assert done.wait(10)
+
+    def tick(
+        self, symbol: str, bid: str, ask: str, size: str = "1000", trade: str | None = None
+    ) -> None:
+        t = Tick(symbol, 0, Decimal(bid), Decimal(ask), Decimal(size), Decimal(trade or bid))
+        self.call(lambda: self.sim.step(t))
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def sim() -> Iterator[Running]:
+    running = Running(build(SimConfig(KEY, SECRET), replay=False))
+    running.tick("AAPL", "189.99", "190.01")
+    running.tick("MSFT", "399.99", "400.01")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(sim: Running) -> TradingClient:
+    return TradingClient(KEY, SECRET, paper=True, url_override=sim.url)
+
+
+def test_account_clock_calendar_assets(client: TradingClient) -> None:
+    account = client.get_account()
+    assert account.cash == "100000"
+    assert account.status == "ACTIVE"
+    clock = client.get_clock()
+    assert clock.is_open
+    assert clock.next_close < clock.next_open
+    assets = client.get_all_assets()
+    assert {a.symbol for a in assets} >= {"AAPL", "MSFT", "GOOGL"}
+    assert client.get_asset("AAPL").fractionable
+
+
+def test_market_order_fills_and_the_account_stays_consistent(
+    sim: Running, client: TradingClient
+) -> None:
+    order = client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL",
+            qty=10,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            client_order_id="t-1",
+        )
+    )
+    assert isinstance(order.id, UUID)
+    filled = client.get_order_by_id(order.id)
+    assert filled.status == OrderStatus.FILLED
+    assert Decimal(filled.filled_avg_price) == Decimal("190.01")
+    assert client.get_order_by_client_id("t-1").id == order.id
+    position = client.get_open_position("AAPL")
+    assert position.qty == "10"
+    account = client.get_account()
+    assert Decimal(account.cash) == Decimal(100_000) - Decimal("1900.1")
+    assert Decimal(account.equity) == Decimal(account.cash) + Decimal(
+        account.long_market_value
+    ) + Decimal(account.short_market_value)
+    # Selling back pays the SEC and FINRA pass-through fees.
+    client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.DAY
+        )
+    )
+    assert Decimal(client.get_account().cash) < Decimal(100_000) - Decimal("0.2")
+    assert client.get_all_positions() == []
+
+
+def test_limit_orders_rest_replace_and_cancel(sim: Running, client: TradingClient) -> None:
+    order = client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT", qty=5, side=OrderSide.BUY, limit_price=390, time_in_force=TimeInForce.GTC
+        )
+    )
+    assert client.get_order_by_id(order.id).status == OrderStatus.NEW
+    open_orders = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))
+    assert [o.id for o in open_orders] == [order.id]
+    new = client.replace_order_by_id(order.id, ReplaceOrderRequest(limit_price=395))
+    assert new.replaces == order.id
+    assert client.get_order_by_id(order.id).status == OrderStatus.REPLACED
+    client.cancel_order_by_id(new.id)
+    assert client.get_order_by_id(new.id).status == OrderStatus.CANCELED
+    with pytest.raises(APIError) as caught:
+        client.cancel_order_by_id(new.id)
+    assert caught.value.status_code == 422
+    # A market that comes down to the limit fills a resting order at its limit.
+    resting = client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT",
+            qty=5,
+            side=OrderSide.BUY,
+            limit_price=399.5,
+            time_in_force=TimeInForce.DAY,
+        )
+    )
+    sim.tick("MSFT", "399.00", "399.50")
+    done = client.get_order_by_id(resting.id)
+    assert done.status == OrderStatus.FILLED
+    assert Decimal(done.filled_avg_price) == Decimal("399.5")
+    closing = client.close_position("MSFT", ClosePositionRequest(percentage="40"))
+    assert closing.qty == "2"
+
+
+@pytest.mark.parametrize(
+    ("request_factory", "status", "code", "text"),
+    [
+        (
+            lambda: MarketOrderRequest(
+                symbol="NOPE", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            ),
+            422,
+            40010001,
+            "not found",
+        ),
+        (
+            lambda: MarketOrderRequest(
+                symbol="AAPL", qty=100_000, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            ),
+            403,
+            40310000,
+            "insufficient buying power",
+        ),
+        (
+            lambda: MarketOrderRequest(
+                symbol="AAPL", qty=-1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
+            ),
+            422,
+            40010001,
+            "qty must be > 0",
+        ),
+        (
+            lambda: LimitOrderRequest(
+                symbol="AAPL",
+                qty=1,
+                side=OrderSide.BUY,
+                limit_price=190.001,
+                time_in_force=TimeInForce.DAY,
+            ),
+            422,
+            42210000,
+            "sub-penny",
+        ),
+        (
+            lambda: StopOrderRequest(
+                symbol="AAPL",
+                qty=0.5,
+                side=OrderSide.SELL,
+                stop_price=180,
+                time_in_force=TimeInForce.DAY,
+            ),
+            403,
+            40310000,
+            "short",
+        ),
+    ],
+)
+def test_errors_arrive_as_api_errors(
+    client: TradingClient, request_factory: object, status: int, code: int, text: str
+) -> None:
+    with pytest.raises(APIError) as caught:
+        client.submit_order(request_factory())  # type: ignore[operator]
+    assert caught.value.status_code == status
+    assert caught.value.code == code
+    assert text in caught.value.message
+
+
+def test_duplicate_client_order_id_and_unknown_order(client: TradingClient) -> None:
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL",
+            qty=1,
+            side=OrderSide.BUY,
+            limit_price=150,
+            time_in_force=TimeInForce.DAY,
+            client_order_id="dup",
+        )
+    )
+    with pytest.raises(APIError) as caught:
+        client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=1,
+                side=OrderSide.BUY,
+                limit_price=150,
+                time_in_force=TimeInForce.DAY,
+                client_order_id="dup",
+            )
+        )
+    assert (caught.value.status_code, caught.value.code) == (422, 40010001)
+    assert "client_order_id must be unique" in caught.value.message
+    with pytest.raises(APIError) as caught:
+        client.get_order_by_id("00000000-0000-4000-8000-000000000000")
+    assert caught.value.status_code == 404
+    statuses = client.cancel_orders()
+    assert [s.status for s in statuses] == [200]
+
+
+def test_wrong_keys_and_malformed_requests_get_alpaca_errors(sim: Running) -> None:
+    with pytest.raises(APIError) as caught:
+        TradingClient("bad", "keys", paper=True, url_override=sim.url).get_account()
+    assert caught.value.status_code == 401
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    for method, path, body in [
+        ("post", "/v2/orders", "{not json"),
+        ("post", "/v2/orders", "[1, 2]"),
+        (
+            "post",
+            "/v2/orders",
+            '{"symbol": "AAPL", "qty": "abc", "side": "buy", "type": "market",'
+            ' "time_in_force": "day"}',
+        ),
+        (
+            "post",
+            "/v2/orders",
+            '{"symbol": "AAPL", "qty": "1", "notional": "5", "side": "buy", "type": "market",'
+            ' "time_in_force": "day"}',
+        ),
+        ("get", "/v2/orders?limit=x", None),
+        ("get", "/v2/orders?status=weird", None),
+        ("get", "/v2/nowhere", None),
+        ("patch", "/v2/orders/nope", "{}"),
+    ]:
+        response = requests.request(method, sim.url + path, data=body, headers=headers, timeout=10)
+        assert 400 <= response.status_code < 500, (path, body, response.status_code, response.text)
+        assert "message" in response.json()
+        assert "code" in response.json()
+    # The server is still serving.
+    assert requests.get(sim.url + "/v2/account", headers=headers, timeout=10).status_code == 200
+
+
+def test_rate_limit_answers_429_with_headers() -> None:
+    running = Running(build(SimConfig(KEY, SECRET, requests_per_minute=5), replay=False))
+    try:
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        codes = [
+            requests.get(running.url + "/v2/clock", headers=headers, timeout=10) for _ in range(7)
+        ]
+        assert [r.status_code for r in codes] == [200] * 5 + [429] * 2
+        assert codes[0].headers["X-Ratelimit-Limit"] == "5"
+        assert codes[4].headers["X-Ratelimit-Remaining"] == "0"
+        assert int(codes[6].headers["X-Ratelimit-Reset"]) >= int(time.time())
+    finally:
+        running.stop()
+
+
+def test_injected_server_errors_and_rejects() -> None:
+    running = Running(
+        build(
+            SimConfig(KEY, SECRET, faults=Faults(server_error_every=3)),
+            replay=False,
+            reject_every_nth=2,
+        )
+    )
+    try:
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        codes = [
+            requests.get(running.url + "/v2/clock", headers=headers, timeout=10).status_code
+            for _ in range(6)
+        ]
+        assert codes == [200, 200, 503, 200, 200, 503]
+        body = {
+            "symbol": "AAPL",
+            "qty": "1",
+            "side": "buy",
+            "type": "limit",
+            "limit_price": "100",
+            "time_in_force": "day",
+        }
+        statuses = [
+            requests.post(running.url + "/v2/orders", json=body, headers=headers, timeout=10)
+            for _ in range(3)
+        ]
+        accepted = [r.json()["status"] for r in statuses if r.status_code == 200]
+        assert "rejected" in accepted
+    finally:
+        running.stop()
+
+
+def test_trade_updates_stream_delivers_fills(sim: Running, client: TradingClient) -> None:
+    received: list[object] = []
+    stream = TradingStream(
+        KEY, SECRET, paper=True, url_override=f"ws://127.0.0.1:{sim.port}/stream"
+    )
+
+    async def on_update(update: object) -> None:
+        received.append(update)
+
+    stream.subscribe_trade_updates(on_update)
+    thread = threading.Thread(target=stream.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not sim.sim.streams and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sim.sim.streams, "the stream never subscribed"
+    client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=3, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    while len(received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stream.stop()
+    events = [u.event for u in received]  # type: ignore[attr-defined]
+    assert events[:2] == ["new", "fill"]
+    fill = received[1]
+    assert fill.qty == 3  # type: ignore[attr-defined]
+    assert fill.position_qty == 3  # type: ignore[attr-defined]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+order_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "symbol": st.sampled_from(["AAPL", "MSFT", "", "aapl", "ZZZ"]) | json_values,
+        "qty": st.sampled_from(["1", "0", "-1", "1.5", "1e3", "abc", ""]) | json_values,
+        "notional": st.sampled_from(["100", "0.000000001", "1e-12"]) | json_values,
+        "side": st.sampled_from(["buy", "sell", "BUY"]) | json_values,
+        "type": st.sampled_from(["market", "limit", "stop", "stop_limit", "bracket"]) | json_values,
+        "time_in_force": st.sampled_from(["day", "gtc", "ioc", "fok", "opg"]) | json_values,
+        "limit_price": st.sampled_from(["190", "190.001", "-5", "0.0001"]) | json_values,
+        "stop_price": st.sampled_from(["180", "0"]) | json_values,
+        "client_order_id": st.text(max_size=140) | json_values,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=order_fields | json_values)
+def test_malformed_orders_get_alpaca_4xx_never_500(sim: Running, body: object) -> None:
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    response = requests.post(sim.url + "/v2/orders", json=body, headers=headers, timeout=10)
+    assert response.status_code in {200, 400, 403, 422}, (body, response.status_code, response.text)
+    if response.status_code != 200:
+        assert set(response.json()) >= {"code", "message"}
