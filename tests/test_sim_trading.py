@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
 import requests
-from aiohttp import web
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
@@ -25,79 +21,11 @@ from alpaca.trading.requests import (
     StopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
+from conftest import KEY, SECRET, Running
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyrt.sim import Faults, SimConfig, Simulator, build
-from pyrt.sim.market import Tick
-
-KEY, SECRET = "PKTESTSIM", "test-secret-value"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Running:
-    """A simulator served from a background thread's event loop."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10)
-
-    def serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.sim.app)
-        self.loop.run_until_complete(runner.setup())
-        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self.runner = runner
-        self.ready.set()
-        self.loop.run_forever()
-
-    def call(self, fn: object) -> None:
-        """Runs `fn` on the server loop (market ticks must not race the handlers)."""
-        done = threading.Event()
-
-        async def run() -> None:
-            fn()  # type: ignore[operator]
-            await self.sim.flush_updates()
-            done.set()
-
-        asyncio.run_coroutine_threadsafe(run(), self.loop)
-        assert done.wait(10)
-
-    def tick(
-        self, symbol: str, bid: str, ask: str, size: str = "1000", trade: str | None = None
-    ) -> None:
-        t = Tick(symbol, 0, Decimal(bid), Decimal(ask), Decimal(size), Decimal(trade or bid))
-        self.call(lambda: self.sim.step(t))
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture
-def sim() -> Iterator[Running]:
-    running = Running(build(SimConfig(KEY, SECRET), replay=False))
-    running.tick("AAPL", "189.99", "190.01")
-    running.tick("MSFT", "399.99", "400.01")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def client(sim: Running) -> TradingClient:
-    return TradingClient(KEY, SECRET, paper=True, url_override=sim.url)
+from pyrt.sim import Faults, SimConfig, build
 
 
 def test_account_clock_calendar_assets(client: TradingClient) -> None:
@@ -386,7 +314,11 @@ def test_trade_updates_stream_delivers_fills(sim: Running, client: TradingClient
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pyrt import _core
+from pyrt.sim.data import MarketData
 from pyrt.sim.market import DEFAULT_DATA, intraday_path, load_daily_bars
 from pyrt.sim.server import Faults, SimConfig, Simulator, describe
 from pyrt.sim.venue import Asset, Venue, VenueError
@@ -39,7 +40,8 @@ def build(
     venue = Venue(
         assets, initial_cash=initial_cash, engine_factory=engine, reject_every_nth=reject_every_nth
     )
-    return Simulator(venue, config, intraday_path(bars, seed) if replay else None)
+    data = MarketData(bars, config.key_id, config.secret_key)
+    return Simulator(venue, config, intraday_path(bars, seed) if replay else None, data)
 
 
 def generated_keys() -> tuple[str, str]:

@@ -14,6 +14,23 @@ from pyrt.sim import SimConfig, build, describe, generated_keys
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def ticks_per_second(speed: str) -> float:
+    """The replay pace for a `speed` setting; 0 means as fast as the event loop allows."""
+    if speed == "max":
+        return 0.0
+    if speed == "realtime":
+        return 1.0
+    try:
+        factor = float(speed)
+    except ValueError:
+        raise typer.BadParameter(
+            f"speed must be max, realtime or a number, not {speed!r}"
+        ) from None
+    if factor <= 0:
+        raise typer.BadParameter("speed must be positive")
+    return factor
+
+
 def sim(
     *,
     config: Annotated[Path, typer.Option(help="appliance.toml (its [sim] table)")] = ROOT
@@ -27,9 +44,10 @@ def sim(
     secret_key: Annotated[
         str | None, typer.Option(help="API secret clients must send (default: generated)")
     ] = None,
-    ticks_per_second: Annotated[
-        float, typer.Option(help="replay pace of the derived quotes")
-    ] = 20.0,
+    speed: Annotated[
+        str | None,
+        typer.Option(help='replay pace: "realtime" (1 tick/s), a factor of it, or "max"'),
+    ] = None,
 ) -> None:
     """Start the Alpaca-compatible simulator and print the URLs and keys to use."""
     try:
@@ -40,8 +58,9 @@ def sim(
     host = host or appliance.sim.host
     port = port or appliance.sim.port
     generated = generated_keys()
+    pace = ticks_per_second(speed or appliance.sim.speed)
     sim_config = SimConfig(
-        key_id or generated[0], secret_key or generated[1], ticks_per_second=ticks_per_second
+        key_id or generated[0], secret_key or generated[1], ticks_per_second=pace
     )
     data_dir = (config.parent / appliance.sim.data_dir).resolve()
     simulator = build(sim_config, seed=appliance.sim.seed, data_dir=data_dir)

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
+from pyrt.sim.data import MarketData
 from pyrt.sim.market import Tick
 from pyrt.sim.venue import (
     CODE_NOT_FOUND,
@@ -94,13 +95,18 @@ def query_bool(value: str | None) -> bool:
 
 class Simulator:
     def __init__(
-        self, venue: Venue, config: SimConfig, ticks: Iterator[Tick] | None = None
+        self,
+        venue: Venue,
+        config: SimConfig,
+        ticks: Iterator[Tick] | None = None,
+        data: MarketData | None = None,
     ) -> None:
         self.venue = venue
         self.config = config
         self.faults = config.faults or Faults()
         self.limiter = RateLimiter(config.requests_per_minute)
         self.ticks = ticks
+        self.data = data
         self.requests = 0
         self.streams: set[web.WebSocketResponse] = set()
         self.sockets: set[web.WebSocketResponse] = set()
@@ -116,7 +122,8 @@ class Simulator:
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/stream":
+        # Websockets authenticate in-band.
+        if request.path in {"/stream", "/v2/iex", "/v2/sip"}:
             response: web.StreamResponse = await handler(request)
             return response
         if not self.authorized(request):
@@ -180,6 +187,8 @@ class Simulator:
         r.add_get("/v2/account/activities", self.activities)
         r.add_get("/v2/account/activities/{kind}", self.activities)
         r.add_get("/stream", self.trade_updates)
+        if self.data is not None:
+            self.data.register(app)
         app.on_startup.append(self.start_market)
         app.on_cleanup.append(self.stop_market)
         app.on_shutdown.append(self.close_sockets)
@@ -399,6 +408,8 @@ class Simulator:
     async def close_sockets(self, app: web.Application) -> None:
         for ws in list(self.sockets):
             await ws.close(code=1001, message=b"server shutdown")
+        if self.data is not None:
+            await self.data.close()
 
     async def flush_updates(self) -> None:
         updates = self.venue.take_updates()
@@ -436,13 +447,17 @@ class Simulator:
         if self.ticks is None:
             return
         for tick in self.ticks:
-            self.step(tick)
-            await self.flush_updates()
+            await self.advance(tick)
             await asyncio.sleep(interval)
 
-    def step(self, tick: Tick) -> None:
+    async def advance(self, tick: Tick) -> None:
+        """One replay step: the venue matches against it, data subscribers see it, and order
+        events go out on trade_updates."""
         self.venue.on_quote(tick.symbol, tick.bid, tick.size, tick.ask, tick.size)
         self.venue.on_trade(tick.symbol, tick.price, tick.size)
+        if self.data is not None:
+            await self.data.publish(tick, self.venue.clock())
+        await self.flush_updates()
 
 
 def describe(host: str, port: int, config: SimConfig) -> str:
@@ -454,7 +469,8 @@ def describe(host: str, port: int, config: SimConfig) -> str:
         f"  APCA_API_SECRET_KEY={config.secret_key}\n"
         f"  try: curl -H 'APCA-API-KEY-ID: {config.key_id}'"
         f" -H 'APCA-API-SECRET-KEY: {config.secret_key}' http://{host}:{port}/v2/account\n"
-        "  (market data REST and stream are not served yet;"
-        " quotes are derived from real daily bars)\n"
+        f"  market data REST: http://{host}:{port}/v2/stocks/bars?symbols=AAPL&timeframe=1Day\n"
+        f"  market data ws:   ws://{host}:{port}/v2/iex (JSON or MessagePack)\n"
+        "  daily bars are real; trades and quotes are derived from them (see pyrt/sim/market.py)\n"
         f"  started {rfc3339(time.time_ns())}"
     )

@@ -256,6 +256,7 @@ class Venue:
         self.quote_sizes: dict[str, tuple[Decimal, Decimal]] = {}
         self.last_trade: dict[str, Decimal] = {}
         self.activities: list[dict[str, Any]] = []
+        self.fees_paid = Decimal(0)
         self.updates: list[dict[str, Any]] = []
         self.next_engine_id = 1
         self.submissions = 0
@@ -321,11 +322,13 @@ class Venue:
         return max(Decimal(0), self.cash - self.reserved())
 
     def account_json(self) -> dict[str, Any]:
-        long, short = self.market_values()
-        equity = self.cash + long + short
+        cent = Decimal("0.01")
+        long, short = (v.quantize(cent) for v in self.market_values())
+        # Round the parts, then add: equity = cash + long + short holds exactly in the JSON.
+        equity = self.cash.quantize(cent) + long + short
 
         def money(value: Decimal) -> str | None:
-            return text(value.quantize(Decimal("0.01")))
+            return text(value.quantize(cent))
 
         return {
             "id": self.account_id,
@@ -671,6 +674,7 @@ class Venue:
             position = self.positions.setdefault(order.asset.symbol, Position(order.asset))
             self.book_fill(position, signed, price)
             self.cash -= signed * price + fee
+            self.fees_paid += fee
             order.filled_qty += qty
             order.filled_value += qty * price
             order.updated_ns = ts

@@ -1,0 +1,387 @@
+"""Market Data API v2 of the simulator: historical REST (bars, trades, quotes, latest, snapshots)
+and the stock stream (JSON or MessagePack by the upgrade's Content-Type).
+
+Daily bars are the real ones from ../shared/data, exact. Trades, quotes and intraday bars are the
+replay's derived ticks, recorded as they are generated (plus the one real page of Alpaca trades in
+the shared data); responses say nothing false about them, and docs call them derived.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+from aiohttp import WSMsgType, web
+
+from pyrt import _core
+from pyrt.sim.market import DailyBar, Tick
+from pyrt.sim.venue import CODE_VALIDATION, VenueError, rfc3339
+
+MAX_LIMIT = 10_000
+CHANNELS = ("trades", "quotes", "bars")
+
+
+def number(value: Decimal) -> float | int:
+    """Market data is numeric JSON: prices as numbers, sizes as integers where they are whole."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass
+class Recorded:
+    """What the replay produced, per symbol, for the historical endpoints."""
+
+    trades: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    quotes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    next_trade_id: int = 1
+
+    def add(self, tick: Tick, ns: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        stamp = rfc3339(ns)
+        quote = {
+            "t": stamp,
+            "bx": "V",
+            "bp": number(tick.bid),
+            "bs": number(tick.size),
+            "ax": "V",
+            "ap": number(tick.ask),
+            "as": number(tick.size),
+            "c": ["R"],
+            "z": "C",
+        }
+        trade = {
+            "t": stamp,
+            "x": "V",
+            "p": number(tick.price),
+            "s": number(tick.size),
+            "c": ["@"],
+            "i": self.next_trade_id,
+            "z": "C",
+        }
+        self.next_trade_id += 1
+        self.trades[tick.symbol].append(trade)
+        self.quotes[tick.symbol].append(quote)
+        # Bounded memory: keep the most recent window.
+        for book in (self.trades[tick.symbol], self.quotes[tick.symbol]):
+            if len(book) > 200_000:
+                del book[: len(book) - 100_000]
+        return trade, quote
+
+
+def bar_json(bar: DailyBar) -> dict[str, Any]:
+    return {
+        "t": rfc3339(bar.timestamp_ns),
+        "o": number(bar.open),
+        "h": number(bar.high),
+        "l": number(bar.low),
+        "c": number(bar.close),
+        "v": number(bar.volume),
+        "n": bar.trade_count,
+        "vw": None if bar.vwap is None else number(bar.vwap),
+    }
+
+
+def parse_time(text: str | None, name: str) -> int | None:
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return _core.Timestamp(f"{text}T00:00:00Z").unix_nanos
+        return _core.Timestamp(text).unix_nanos
+    except ValueError:
+        with contextlib.suppress(ValueError):
+            return int(datetime.fromisoformat(text).timestamp() * 1e9)
+    raise VenueError(400, CODE_VALIDATION, f"invalid {name}: expected RFC 3339 or YYYY-MM-DD")
+
+
+def page(
+    items: dict[str, list[dict[str, Any]]], request: web.Request
+) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    """Alpaca's pagination: `limit` counts items across symbols; the token is opaque and resumes
+    after the last item served; `null` on the last page."""
+    try:
+        limit = int(request.query.get("limit", "1000"))
+    except ValueError:
+        raise VenueError(400, CODE_VALIDATION, "invalid limit") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise VenueError(400, CODE_VALIDATION, f"limit must be between 1 and {MAX_LIMIT}")
+    token = request.query.get("page_token")
+    skip = 0
+    if token:
+        try:
+            skip = int(base64.urlsafe_b64decode(token.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise VenueError(400, CODE_VALIDATION, "invalid page_token") from None
+    flat = [(symbol, item) for symbol in sorted(items) for item in items[symbol]]
+    chosen = flat[skip : skip + limit]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for symbol, item in chosen:
+        out.setdefault(symbol, []).append(item)
+    end = skip + len(chosen)
+    next_token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(flat) else None
+    return out, next_token
+
+
+class MarketData:
+    """The data endpoints and stream, sharing the simulator's app and replay."""
+
+    def __init__(self, daily: dict[str, list[DailyBar]], key_id: str, secret_key: str) -> None:
+        self.daily = daily
+        self.key_id = key_id
+        self.secret_key = secret_key
+        self.recorded = Recorded()
+        self.subscribers: dict[web.WebSocketResponse, tuple[bool, dict[str, set[str]]]] = {}
+
+    def register(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/v2/stocks/bars", self.bars)
+        r.add_get("/v2/stocks/trades", self.trades)
+        r.add_get("/v2/stocks/quotes", self.quotes)
+        r.add_get("/v2/stocks/trades/latest", self.latest_trades)
+        r.add_get("/v2/stocks/quotes/latest", self.latest_quotes)
+        r.add_get("/v2/stocks/bars/latest", self.latest_bars)
+        r.add_get("/v2/stocks/snapshots", self.snapshots)
+        r.add_get("/v2/iex", self.stream)
+        r.add_get("/v2/sip", self.stream)
+
+    def symbols(self, request: web.Request) -> list[str]:
+        raw = request.query.get("symbols", "")
+        symbols = [s for s in raw.split(",") if s]
+        if not symbols:
+            raise VenueError(400, CODE_VALIDATION, "symbols is required")
+        return symbols
+
+    def window(self, request: web.Request) -> tuple[int, int]:
+        start = parse_time(request.query.get("start"), "start") or 0
+        end = parse_time(request.query.get("end"), "end") or 2**62
+        return start, end
+
+    async def bars(self, request: web.Request) -> web.Response:
+        timeframe = request.query.get("timeframe", "")
+        if timeframe not in {"1Day", "1D", "1Week", "1Month"}:
+            raise VenueError(
+                400,
+                CODE_VALIDATION,
+                "the simulator serves timeframe 1Day, 1Week and 1Month (real daily bars)",
+            )
+        start, end = self.window(request)
+        items: dict[str, list[dict[str, Any]]] = {}
+        for symbol in self.symbols(request):
+            series = [b for b in self.daily.get(symbol, []) if start <= b.timestamp_ns <= end]
+            if timeframe in {"1Week", "1Month"}:
+                series = aggregate(series, timeframe)
+            if request.query.get("sort", "asc") == "desc":
+                series = list(reversed(series))
+            if series:
+                items[symbol] = [bar_json(b) for b in series]
+        body, token = page(items, request)
+        return web.json_response({"bars": body, "next_page_token": token})
+
+    def recorded_window(
+        self, book: dict[str, list[dict[str, Any]]], request: web.Request
+    ) -> dict[str, list[dict[str, Any]]]:
+        start, end = self.window(request)
+        out = {}
+        for symbol in self.symbols(request):
+            chosen = [
+                i
+                for i in book.get(symbol, [])
+                if start <= _core.Timestamp(i["t"]).unix_nanos <= end
+            ]
+            if chosen:
+                out[symbol] = chosen
+        return out
+
+    async def trades(self, request: web.Request) -> web.Response:
+        body, token = page(self.recorded_window(self.recorded.trades, request), request)
+        return web.json_response({"trades": body, "next_page_token": token})
+
+    async def quotes(self, request: web.Request) -> web.Response:
+        body, token = page(self.recorded_window(self.recorded.quotes, request), request)
+        return web.json_response({"quotes": body, "next_page_token": token})
+
+    def latest(self, book: dict[str, list[dict[str, Any]]], request: web.Request) -> dict[str, Any]:
+        return {s: book[s][-1] for s in self.symbols(request) if book.get(s)}
+
+    async def latest_trades(self, request: web.Request) -> web.Response:
+        return web.json_response({"trades": self.latest(self.recorded.trades, request)})
+
+    async def latest_quotes(self, request: web.Request) -> web.Response:
+        return web.json_response({"quotes": self.latest(self.recorded.quotes, request)})
+
+    async def latest_bars(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "bars": {
+                    s: bar_json(self.daily[s][-1])
+                    for s in self.symbols(request)
+                    if self.daily.get(s)
+                }
+            }
+        )
+
+    async def snapshots(self, request: web.Request) -> web.Response:
+        out: dict[str, Any] = {}
+        for symbol in self.symbols(request):
+            series = self.daily.get(symbol)
+            if not series:
+                continue
+            trades, quotes = self.recorded.trades.get(symbol), self.recorded.quotes.get(symbol)
+            out[symbol] = {
+                "latestTrade": trades[-1] if trades else None,
+                "latestQuote": quotes[-1] if quotes else None,
+                "minuteBar": bar_json(series[-1]),
+                "dailyBar": bar_json(series[-1]),
+                "prevDailyBar": bar_json(series[-2]) if len(series) > 1 else None,
+            }
+        return web.json_response(out)
+
+    # ---- stream -----------------------------------------------------------------------------
+
+    async def send(
+        self, ws: web.WebSocketResponse, packed: bool, messages: list[dict[str, Any]]
+    ) -> None:
+        if packed:
+            await ws.send_bytes(msgpack.packb(messages, use_bin_type=True, datetime=False))
+        else:
+            await ws.send_str(json.dumps(messages))
+
+    async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=30)
+        await ws.prepare(request)
+        packed = "msgpack" in request.headers.get("Content-Type", "")
+        subscriptions: dict[str, set[str]] = {c: set() for c in CHANNELS}
+        authenticated = (
+            request.headers.get("APCA-API-KEY-ID") == self.key_id
+            and request.headers.get("APCA-API-SECRET-KEY") == self.secret_key
+        )
+        await self.send(ws, packed, [{"T": "success", "msg": "connected"}])
+        if authenticated:
+            await self.send(ws, packed, [{"T": "success", "msg": "authenticated"}])
+        async for message in ws:
+            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            try:
+                data = (
+                    msgpack.unpackb(message.data)
+                    if message.type == WSMsgType.BINARY
+                    else json.loads(message.data)
+                )
+            except (
+                ValueError,
+                TypeError,
+                msgpack.ExtraData,
+                msgpack.FormatError,
+                msgpack.StackError,
+            ):
+                await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
+                continue
+            if not isinstance(data, dict):
+                await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
+                continue
+            authenticated = await self.control(ws, packed, data, authenticated, subscriptions)
+        self.subscribers.pop(ws, None)
+        return ws
+
+    async def control(
+        self,
+        ws: web.WebSocketResponse,
+        packed: bool,
+        data: dict[str, Any],
+        authenticated: bool,
+        subscriptions: dict[str, set[str]],
+    ) -> bool:
+        """Answers one client message (auth, subscribe, unsubscribe); returns the auth state."""
+        action = data.get("action")
+        if action == "auth":
+            if authenticated:
+                await self.send(
+                    ws, packed, [{"T": "error", "code": 403, "msg": "already authenticated"}]
+                )
+            elif data.get("key") == self.key_id and data.get("secret") == self.secret_key:
+                authenticated = True
+                await self.send(ws, packed, [{"T": "success", "msg": "authenticated"}])
+            else:
+                await self.send(ws, packed, [{"T": "error", "code": 402, "msg": "auth failed"}])
+        elif action in {"subscribe", "unsubscribe"}:
+            if not authenticated:
+                await self.send(
+                    ws, packed, [{"T": "error", "code": 401, "msg": "not authenticated"}]
+                )
+                return authenticated
+            for channel in CHANNELS:
+                symbols = data.get(channel) or []
+                if not isinstance(symbols, list):
+                    continue
+                chosen = {s for s in symbols if isinstance(s, str)}
+                if action == "subscribe":
+                    subscriptions[channel] |= chosen
+                else:
+                    subscriptions[channel] -= chosen
+            self.subscribers[ws] = (packed, subscriptions)
+            await self.send(
+                ws,
+                packed,
+                [
+                    {
+                        "T": "subscription",
+                        **{c: sorted(subscriptions[c]) for c in CHANNELS},
+                        "updatedBars": [],
+                        "dailyBars": [],
+                        "statuses": [],
+                        "lulds": [],
+                        "corrections": sorted(subscriptions["trades"]),
+                        "cancelErrors": sorted(subscriptions["trades"]),
+                    }
+                ],
+            )
+        else:
+            await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
+        return authenticated
+
+    async def publish(self, tick: Tick, ns: int) -> None:
+        trade, quote = self.recorded.add(tick, ns)
+        for ws, (packed, subs) in list(self.subscribers.items()):
+            batch = []
+            for channel, kind, item in (("quotes", "q", quote), ("trades", "t", trade)):
+                if tick.symbol in subs[channel] or "*" in subs[channel]:
+                    message = {"T": kind, "S": tick.symbol, **item}
+                    if packed:
+                        message["t"] = msgpack.Timestamp.from_unix_nano(ns)
+                    batch.append(message)
+            if batch and not ws.closed:
+                await self.send(ws, packed, batch)
+
+    async def close(self) -> None:
+        for ws in list(self.subscribers):
+            await ws.close(code=1001, message=b"server shutdown")
+
+
+def aggregate(series: list[DailyBar], timeframe: str) -> list[DailyBar]:
+    """Weekly or monthly bars from the daily ones (open of the first, close of the last)."""
+    groups: dict[tuple[int, int], list[DailyBar]] = {}
+    for bar in series:
+        moment = datetime.fromtimestamp(bar.timestamp_ns / 1e9)
+        key = moment.isocalendar()[:2] if timeframe == "1Week" else (moment.year, moment.month)
+        groups.setdefault(key, []).append(bar)
+    out = []
+    for bars in groups.values():
+        out.append(
+            DailyBar(
+                bars[0].symbol,
+                bars[0].timestamp_ns,
+                bars[0].open,
+                max(b.high for b in bars),
+                min(b.low for b in bars),
+                bars[-1].close,
+                sum((b.volume for b in bars), Decimal(0)),
+                None,
+                None,
+            )
+        )
+    return out

@@ -1,0 +1,158 @@
+"""The simulator's market data against alpaca-py's StockHistoricalDataClient and StockDataStream,
+unchanged, over real sockets (MessagePack on the stream, as alpaca-py always asks)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.live.stock import StockDataStream
+from alpaca.data.requests import (
+    StockBarsRequest,
+    StockLatestQuoteRequest,
+    StockQuotesRequest,
+    StockSnapshotRequest,
+    StockTradesRequest,
+)
+from alpaca.data.timeframe import TimeFrame
+from conftest import KEY, SECRET, Running
+from websockets.sync.client import connect
+
+
+def data_client(sim: Running) -> StockHistoricalDataClient:
+    return StockHistoricalDataClient(KEY, SECRET, url_override=sim.url)
+
+
+def test_real_daily_bars_with_pagination(sim: Running) -> None:
+    client = data_client(sim)
+    request = StockBarsRequest(
+        symbol_or_symbols=["AAPL", "MSFT"],
+        timeframe=TimeFrame.Day,
+        start=datetime(2024, 11, 1, tzinfo=UTC),
+        end=datetime(2025, 10, 31, tzinfo=UTC),
+    )
+    bars = client.get_stock_bars(request)
+    aapl = bars.data["AAPL"]
+    assert len(aapl) == 249
+    assert len(bars.data["MSFT"]) == 249
+    assert aapl[-1].close == 271.4
+    # Small pages: the same data arrives through next_page_token.
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    collected, token, pages = 0, None, 0
+    while True:
+        params = {"symbols": "AAPL,MSFT", "timeframe": "1Day", "limit": "100"}
+        if token:
+            params["page_token"] = token
+        body = requests.get(
+            sim.url + "/v2/stocks/bars", params=params, headers=headers, timeout=10
+        ).json()
+        collected += sum(len(v) for v in body["bars"].values())
+        pages += 1
+        token = body["next_page_token"]
+        if token is None:
+            break
+    assert (collected, pages) == (498, 5)
+    weekly = client.get_stock_bars(
+        StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Week)
+    )
+    assert 50 <= len(weekly.data["AAPL"]) <= 54
+
+
+def test_trades_quotes_latest_and_snapshots_follow_the_replay(sim: Running) -> None:
+    client = data_client(sim)
+    sim.tick("AAPL", "200.00", "200.02", trade="200.01")
+    trades = client.get_stock_trades(
+        StockTradesRequest(symbol_or_symbols="AAPL", start=datetime(2020, 1, 1, tzinfo=UTC))
+    )
+    assert trades.data["AAPL"][-1].price == 200.01
+    quotes = client.get_stock_quotes(
+        StockQuotesRequest(symbol_or_symbols="AAPL", start=datetime(2020, 1, 1, tzinfo=UTC))
+    )
+    assert quotes.data["AAPL"][-1].ask_price == 200.02
+    latest = client.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["AAPL"]))
+    assert latest["AAPL"].bid_price == 200.0
+    snapshot = client.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["AAPL"]))
+    assert snapshot["AAPL"].latest_trade.price == 200.01
+    assert snapshot["AAPL"].daily_bar.close == 271.4
+
+
+def test_bad_data_requests_are_4xx(sim: Running) -> None:
+    client = data_client(sim)
+    with pytest.raises(APIError) as caught:
+        client.get_stock_bars(
+            StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute)
+        )
+    assert caught.value.status_code == 400
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    for query in [
+        "symbols=AAPL&timeframe=1Day&limit=0",
+        "timeframe=1Day",
+        "symbols=AAPL&timeframe=1Day&page_token=%%%",
+        "symbols=AAPL&timeframe=1Day&start=yesterday",
+    ]:
+        response = requests.get(f"{sim.url}/v2/stocks/bars?{query}", headers=headers, timeout=10)
+        assert response.status_code == 400, query
+        assert "message" in response.json()
+
+
+def test_stock_data_stream_delivers_quotes_and_trades(sim: Running) -> None:
+    quotes: list[object] = []
+    trades: list[object] = []
+    stream = StockDataStream(KEY, SECRET, url_override=f"ws://127.0.0.1:{sim.port}/v2/iex")
+
+    async def on_quote(q: object) -> None:
+        quotes.append(q)
+
+    async def on_trade(t: object) -> None:
+        trades.append(t)
+
+    stream.subscribe_quotes(on_quote, "AAPL")
+    stream.subscribe_trades(on_trade, "AAPL")
+    thread = threading.Thread(target=stream.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while (
+        not any(subs["quotes"] for _, subs in sim.sim.data.subscribers.values())
+        and time.monotonic() < deadline
+    ):  # type: ignore[union-attr]
+        time.sleep(0.05)
+    while (not quotes or not trades) and time.monotonic() < deadline:
+        sim.tick("AAPL", "210.00", "210.02", trade="210.01")
+        sim.tick("MSFT", "400.00", "400.02")
+        time.sleep(0.1)
+    stream.stop()
+    assert quotes
+    assert trades
+    assert quotes[0].symbol == "AAPL"  # type: ignore[attr-defined]
+    assert quotes[0].bid_price == 210.0  # type: ignore[attr-defined]
+    assert trades[0].price == 210.01  # type: ignore[attr-defined]
+
+
+def test_stream_protocol_errors_in_json(sim: Running) -> None:
+    with connect(f"ws://127.0.0.1:{sim.port}/v2/iex") as ws:
+        assert json.loads(ws.recv()) == [{"T": "success", "msg": "connected"}]
+        ws.send(json.dumps({"action": "subscribe", "trades": ["AAPL"]}))
+        assert json.loads(ws.recv())[0] == {"T": "error", "code": 401, "msg": "not authenticated"}
+        ws.send(json.dumps({"action": "auth", "key": "bad", "secret": "bad"}))
+        assert json.loads(ws.recv())[0]["code"] == 402
+        ws.send("{broken")
+        assert json.loads(ws.recv())[0]["code"] == 400
+        ws.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
+        assert json.loads(ws.recv()) == [{"T": "success", "msg": "authenticated"}]
+        ws.send(json.dumps({"action": "subscribe", "trades": ["AAPL"], "quotes": ["*"]}))
+        ack = json.loads(ws.recv())[0]
+        assert (ack["T"], ack["trades"], ack["quotes"]) == ("subscription", ["AAPL"], ["*"])
+        sim.tick("MSFT", "400.00", "400.02", trade="400.01")
+        batch = json.loads(ws.recv())
+        assert [m["T"] for m in batch] == ["q"]
+        assert batch[0]["S"] == "MSFT"
+        assert Decimal(str(batch[0]["ap"])) == Decimal("400.02")
+        ws.send(json.dumps({"action": "unsubscribe", "quotes": ["*"]}))
+        assert json.loads(ws.recv())[0]["quotes"] == []
