@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
     ClosePositionRequest,
+    GetCalendarRequest,
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
@@ -350,3 +352,41 @@ def test_malformed_orders_get_alpaca_4xx_never_500(sim: Running, body: object) -
     assert response.status_code in {200, 400, 403, 422}, (body, response.status_code, response.text)
     if response.status_code != 200:
         assert set(response.json()) >= {"code", "message"}
+
+
+def test_calendar_filters_activities_and_close_all(sim: Running, client: TradingClient) -> None:
+    days = client.get_calendar(GetCalendarRequest(start=date(2025, 1, 6), end=date(2025, 1, 12)))
+    assert [d.date.isoformat() for d in days] == [f"2025-01-{d:02d}" for d in range(6, 11)]
+    assert days[0].open.hour == 9
+    client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    client.submit_order(
+        MarketOrderRequest(symbol="MSFT", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT", qty=1, side=OrderSide.BUY, limit_price=300, time_in_force=TimeInForce.GTC
+        )
+    )
+    msft_only = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, symbols=["MSFT"]))
+    assert {o.symbol for o in msft_only} == {"MSFT"}
+    assert len(client.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED))) == 2
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    fills = requests.get(
+        sim.url + "/v2/account/activities/FILL?direction=asc", headers=headers, timeout=10
+    ).json()
+    assert [(f["symbol"], f["qty"], f["type"]) for f in fills] == [
+        ("AAPL", "2", "fill"),
+        ("MSFT", "1", "fill"),
+    ]
+    page = requests.get(
+        sim.url + f"/v2/account/activities/FILL?direction=asc&page_token={fills[0]['id']}",
+        headers=headers,
+        timeout=10,
+    ).json()
+    assert [f["symbol"] for f in page] == ["MSFT"]
+    closed = client.close_all_positions(cancel_orders=True)
+    assert sorted(c.symbol for c in closed) == ["AAPL", "MSFT"]
+    assert client.get_all_positions() == []
+    assert client.get_orders() == []

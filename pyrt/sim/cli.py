@@ -33,7 +33,7 @@ def ticks_per_second(speed: str) -> float:
 
 def sim(
     *,
-    config: Annotated[Path, typer.Option(help="appliance.toml (its [sim] table)")] = ROOT
+    config: Annotated[Path, typer.Option(help="appliance.toml (its \\[sim] table)")] = ROOT
     / "config"
     / "appliance.toml",
     host: Annotated[str | None, typer.Option(help="listen address (default from config)")] = None,
@@ -44,6 +44,16 @@ def sim(
     secret_key: Annotated[
         str | None, typer.Option(help="API secret clients must send (default: generated)")
     ] = None,
+    error_every: Annotated[int, typer.Option(help="fault: answer every n-th request 503")] = 0,
+    ack_delay_ms: Annotated[int, typer.Option(help="fault: delay order acks")] = 0,
+    drop_stream_after: Annotated[
+        int, typer.Option(help="fault: close trade_updates after n events")
+    ] = 0,
+    reject_every: Annotated[int, typer.Option(help="fault: reject every n-th order")] = 0,
+    fill_fraction_bps: Annotated[
+        int, typer.Option(help="partial fills: share of displayed size per quote")
+    ] = 10_000,
+    requests_per_minute: Annotated[int, typer.Option(help="REST rate limit")] = 200,
     speed: Annotated[
         str | None,
         typer.Option(help='replay pace: "realtime" (1 tick/s), a factor of it, or "max"'),
@@ -63,6 +73,12 @@ def sim(
         key_id or generated[0], secret_key or generated[1], ticks_per_second=pace
     )
     data_dir = (config.parent / appliance.sim.data_dir).resolve()
-    simulator = build(sim_config, seed=appliance.sim.seed, data_dir=data_dir)
+    simulator = build(
+        sim_config,
+        seed=appliance.sim.seed,
+        data_dir=data_dir,
+        max_fill_fraction_bps=fill_fraction_bps,
+        reject_every_nth=reject_every,
+    )
     typer.echo(describe(host, port, sim_config))
     web.run_app(simulator.app, host=host, port=port, print=None)
