@@ -54,7 +54,12 @@ $(STAMPS)/core: $(RUST_SOURCES) $(STAMPS)/venv
 	uv run --no-sync maturin develop --uv --release --quiet 2>&1 | grep -v '^$$' | tail -n 3
 	@touch $@
 
-demo: setup
+# The daemon binaries, optimised, for the appliance itself.
+$(STAMPS)/daemons: $(RUST_SOURCES) | $(STAMPS)
+	cd $(CARGO_DIR) && cargo build --release --quiet --bins
+	@touch $@
+
+demo: setup $(STAMPS)/daemons
 	$(PY) -m pyrt.demo
 
 test: setup lint test-rust test-python
