@@ -106,7 +106,6 @@ pub(crate) fn wait_for<S, T>(
             .fetch_add(1, Ordering::SeqCst);
         let seen = region(side).u32_at(on.word).load(Ordering::SeqCst);
         let outcome = attempt(side);
-        let r = region(side);
         let result = if let Some(result) = outcome {
             Some(result.map(Some))
         } else {
@@ -116,21 +115,66 @@ pub(crate) fn wait_for<S, T>(
             if check {
                 last_check = now;
             }
-            if check && !r.producer_alive() {
-                Some(Err(RingError::ProducerDead {
-                    path: r.path.clone(),
-                }))
+            if check && !region(side).producer_alive() {
+                // The producer may have published its last messages and exited between the
+                // attempt above and the liveness check: drain before declaring it dead.
+                match attempt(side) {
+                    Some(result) => Some(result.map(Some)),
+                    None => Some(Err(RingError::ProducerDead {
+                        path: region(side).path.clone(),
+                    })),
+                }
             } else if now.duration_since(start) >= on.timeout {
                 Some(Ok(None))
             } else {
                 None
             }
         };
+        let r = region(side);
         if let Some(result) = result {
             r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
             return result;
         }
         wait_round(on.strategy, &mut round, r.u32_at(on.word), seen);
         r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{OFF_READER_WAITERS, OFF_WRITE_NOTIFY, RingKind};
+
+    /// The producer published its last message and exited between a reader's empty attempt and its
+    /// liveness check: the message must still be delivered, not hidden behind `ProducerDead`.
+    #[test]
+    fn a_message_published_just_before_the_producer_died_is_delivered() {
+        let dir = std::env::temp_dir().join(format!("pyrt-wait-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("race.ring");
+        let _ = std::fs::remove_file(&path);
+        // Nobody holds the producer lock: the producer is already dead.
+        let mut region = Region::open_or_create(&path, RingKind::Broadcast, 8).unwrap();
+        let on = WaitOn {
+            waiters: OFF_READER_WAITERS,
+            word: OFF_WRITE_NOTIFY,
+            strategy: WaitStrategy::Park,
+            timeout: Duration::from_secs(1),
+            watch_producer: true,
+        };
+        let mut attempts = 0;
+        let got = wait_for(
+            &mut region,
+            |r| r,
+            &on,
+            |_| {
+                attempts += 1;
+                (attempts > 1).then_some(Ok(42))
+            },
+        );
+        assert_eq!(got.unwrap(), Some(42));
+        let got = wait_for(&mut region, |r| r, &on, |_| None::<Result<u8, _>>);
+        assert!(matches!(got, Err(RingError::ProducerDead { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
