@@ -20,7 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pyrt.cli", "sim", "--port", str(port), "--speed", "100"],
+        [
+            sys.executable,
+            "-m",
+            "pyrt.cli",
+            "sim",
+            "--port",
+            str(port),
+            "--speed",
+            "100",
+            "--lose-ack-every",
+            "1",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -47,6 +58,15 @@ def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
         assert response.status_code == 200
         assert response.json()["cash"] == "100000"
         assert requests.get(f"http://127.0.0.1:{port}/v2/account", timeout=2).status_code == 401
+        order = {
+            "symbol": "AAPL",
+            "qty": "1",
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+        }
+        lost = requests.post(f"http://127.0.0.1:{port}/v2/orders", json=order, headers=headers)
+        assert lost.status_code == 504, "fault options reach the server"
     finally:
         process.terminate()
         process.wait(10)

@@ -286,6 +286,44 @@ def test_injected_server_errors_and_rejects() -> None:
         running.stop()
 
 
+def test_a_lost_ack_still_books_the_order_and_stats_count_submissions() -> None:
+    running = Running(build(SimConfig(KEY, SECRET, faults=Faults(lost_ack_every=2)), replay=False))
+    try:
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        body = {
+            "symbol": "AAPL",
+            "qty": "1",
+            "side": "buy",
+            "type": "limit",
+            "limit_price": "100",
+            "time_in_force": "day",
+        }
+        codes = []
+        for n in range(1, 4):
+            body["client_order_id"] = f"c{n}"
+            codes.append(
+                requests.post(
+                    running.url + "/v2/orders", json=body, headers=headers, timeout=10
+                ).status_code
+            )
+        assert codes == [200, 504, 200]
+        lost = requests.get(
+            running.url + "/v2/orders:by_client_order_id",
+            params={"client_order_id": "c2"},
+            headers=headers,
+            timeout=10,
+        )
+        assert lost.status_code == 200, "the order behind the lost ack exists"
+        body["client_order_id"] = "c2"
+        again = requests.post(running.url + "/v2/orders", json=body, headers=headers, timeout=10)
+        assert again.status_code == 422
+        stats = requests.get(running.url + "/_sim/stats", headers=headers, timeout=10).json()
+        assert stats["accepted_orders"] == 3
+        assert stats["order_submissions"] == {"c1": 1, "c2": 2, "c3": 1}
+    finally:
+        running.stop()
+
+
 def test_trade_updates_stream_delivers_fills(sim: Running, client: TradingClient) -> None:
     received: list[object] = []
     stream = TradingStream(

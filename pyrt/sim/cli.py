@@ -9,7 +9,7 @@ import typer
 from aiohttp import web
 
 from pyrt.config import ConfigError, load_appliance
-from pyrt.sim import SimConfig, build, describe, generated_keys
+from pyrt.sim import Faults, SimConfig, build, describe, generated_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +49,9 @@ def sim(
     drop_stream_after: Annotated[
         int, typer.Option(help="fault: close trade_updates after n events")
     ] = 0,
+    lose_ack_every: Annotated[
+        int, typer.Option(help="fault: accept every n-th order but answer 504")
+    ] = 0,
     reject_every: Annotated[int, typer.Option(help="fault: reject every n-th order")] = 0,
     fill_fraction_bps: Annotated[
         int, typer.Option(help="partial fills: share of displayed size per quote")
@@ -70,7 +73,16 @@ def sim(
     generated = generated_keys()
     pace = ticks_per_second(speed or appliance.sim.speed)
     sim_config = SimConfig(
-        key_id or generated[0], secret_key or generated[1], ticks_per_second=pace
+        key_id or generated[0],
+        secret_key or generated[1],
+        requests_per_minute=requests_per_minute,
+        ticks_per_second=pace,
+        faults=Faults(
+            server_error_every=error_every,
+            ack_delay_ms=ack_delay_ms,
+            drop_stream_after=drop_stream_after,
+            lost_ack_every=lose_ack_every,
+        ),
     )
     data_dir = (config.parent / appliance.sim.data_dir).resolve()
     simulator = build(

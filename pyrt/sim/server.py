@@ -47,6 +47,8 @@ class Faults:
     ack_delay_ms: int = 0
     #: Close each trade_updates connection after this many events (0 = never).
     drop_stream_after: int = 0
+    #: Accept every n-th order but answer 504, as if the acknowledgement were lost (0 = never).
+    lost_ack_every: int = 0
 
 
 @dataclass
@@ -108,6 +110,8 @@ class Simulator:
         self.ticks = ticks
         self.data = data
         self.requests = 0
+        self.accepted = 0
+        self.submissions: dict[str, int] = {}
         self.streams: set[web.WebSocketResponse] = set()
         self.sockets: set[web.WebSocketResponse] = set()
         self.app = self.build()
@@ -187,6 +191,7 @@ class Simulator:
         r.add_get("/v2/account/activities", self.activities)
         r.add_get("/v2/account/activities/{kind}", self.activities)
         r.add_get("/stream", self.trade_updates)
+        r.add_get("/_sim/stats", self.stats)
         if self.data is not None:
             self.data.register(app)
         app.on_startup.append(self.start_market)
@@ -247,11 +252,29 @@ class Simulator:
         return web.json_response(self.venue.asset(request.match_info["symbol"]).to_json())
 
     async def submit(self, request: web.Request) -> web.Response:
-        order = self.venue.submit(await self.body(request))
+        body = await self.body(request)
+        client_order_id = body.get("client_order_id")
+        if isinstance(client_order_id, str):
+            self.submissions[client_order_id] = self.submissions.get(client_order_id, 0) + 1
+        order = self.venue.submit(body)
+        self.accepted += 1
         if self.faults.ack_delay_ms:
             await asyncio.sleep(self.faults.ack_delay_ms / 1000)
         await self.flush_updates()
+        every = self.faults.lost_ack_every
+        if every and self.accepted % every == 0:
+            return error(504, None, "gateway timeout (injected fault: order accepted, ack lost)")
         return web.json_response(order.to_json())
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Not part of Alpaca's API: what the venue saw, for exactly-once tests."""
+        return web.json_response(
+            {
+                "requests": self.requests,
+                "accepted_orders": self.accepted,
+                "order_submissions": self.submissions,
+            }
+        )
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
