@@ -19,6 +19,7 @@ use pyrt_alpaca::stream::Backoff;
 use pyrt_alpaca::stream::market::{Encoding, MarketDataStream, Subscription};
 use pyrt_book::L1Books;
 use pyrt_ring::{BroadcastProducer, ControlBlock, DaemonState};
+use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
 use pyrt_types::{Gap, Quote, RawEvent, SymbolId, SymbolTable, Timestamp};
 
@@ -145,6 +146,8 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
     let mut heartbeat = tokio::time::interval(config.heartbeat);
     let mut shutdown = pin!(shutdown);
     let mut connected_once = false;
+    let watchdog = tokio::spawn(systemd::keep_watchdog_fed());
+    systemd::ready("md ring open; connecting to the feed");
     'session: loop {
         let connect = MarketDataStream::connect(
             &config.stream_url,
@@ -191,6 +194,8 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
             }
         }
     }
+    systemd::stopping();
+    watchdog.abort();
     if !connected_once {
         eprintln!("md: stopped before the feed was ever reached");
     }

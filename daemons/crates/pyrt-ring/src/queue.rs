@@ -101,6 +101,12 @@ impl QueueProducer {
             .store(now_ns(), Ordering::Relaxed);
     }
 
+    /// Messages written since the ring file was created.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.write
+    }
+
     /// Messages written and not yet consumed.
     #[must_use]
     pub fn backlog(&self) -> u64 {
@@ -142,21 +148,36 @@ impl QueueConsumer {
     /// must be made durable (journaled) before it may be forgotten.
     #[inline]
     pub fn peek(&mut self) -> Option<RawEvent> {
-        if self.read == self.write_cache {
+        self.peek_at(0)
+    }
+
+    /// The message `ahead` places after the next one, without consuming anything, so a consumer
+    /// can make a whole batch durable before it commits the batch.
+    #[inline]
+    pub fn peek_at(&mut self, ahead: u64) -> Option<RawEvent> {
+        let seq = self.read + ahead;
+        if seq >= self.write_cache {
             self.write_cache = self.region.u64_at(OFF_WRITE).load(Ordering::Acquire);
-            if self.read == self.write_cache {
+            if seq >= self.write_cache {
                 return None;
             }
         }
-        let index = usize::try_from(self.read & self.region.mask()).unwrap_or(0);
+        let index = usize::try_from(seq & self.region.mask()).unwrap_or(0);
         Some(read_slot(self.region.slot(index)))
     }
 
     /// Consumes the message last returned by [`Self::peek`].
     #[inline]
     pub fn commit(&mut self) {
-        if self.read < self.write_cache {
-            self.read += 1;
+        self.commit_n(1);
+    }
+
+    /// Consumes the next `count` messages (never more than the producer has written).
+    #[inline]
+    pub fn commit_n(&mut self, count: u64) {
+        let read = (self.read + count).min(self.write_cache);
+        if read > self.read {
+            self.read = read;
             self.region
                 .u64_at(OFF_READ)
                 .store(self.read, Ordering::Release);
@@ -175,17 +196,28 @@ impl QueueConsumer {
         Some(event)
     }
 
-    /// Waits up to `timeout` for a message. Never hangs on a dead producer: once the ring is empty
-    /// and no process holds the producer lock, returns [`RingError::ProducerDead`].
-    pub fn pop(&mut self, timeout: Duration) -> Result<Option<RawEvent>, RingError> {
-        let on = WaitOn {
+    fn wait_on(&self, timeout: Duration) -> WaitOn {
+        WaitOn {
             waiters: OFF_READER_WAITERS,
             word: OFF_WRITE_NOTIFY,
             strategy: self.wait,
             timeout,
             watch_producer: true,
-        };
+        }
+    }
+
+    /// Waits up to `timeout` for a message. Never hangs on a dead producer: once the ring is empty
+    /// and no process holds the producer lock, returns [`RingError::ProducerDead`].
+    pub fn pop(&mut self, timeout: Duration) -> Result<Option<RawEvent>, RingError> {
+        let on = self.wait_on(timeout);
         wait_for(self, |c| &c.region, &on, |c| c.try_pop().map(Ok))
+    }
+
+    /// Waits up to `timeout` until a message can be read, consuming nothing; same liveness rule
+    /// as [`Self::pop`].
+    pub fn wait_readable(&mut self, timeout: Duration) -> Result<bool, RingError> {
+        let on = self.wait_on(timeout);
+        wait_for(self, |c| &c.region, &on, |c| c.peek().map(|_| Ok(()))).map(|r| r.is_some())
     }
 
     #[must_use]

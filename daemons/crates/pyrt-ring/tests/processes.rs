@@ -384,3 +384,27 @@ fn corrupt_and_mismatched_files_are_refused() {
         Err(RingError::Io { .. })
     ));
 }
+
+#[test]
+fn a_batch_is_peeked_whole_and_committed_at_once() {
+    let path = dir("batch").join("q.ring");
+    let mut producer = QueueProducer::open(&path, 8, WAIT).unwrap();
+    let mut consumer = QueueConsumer::attach(&path, WAIT).unwrap();
+    assert!(!consumer.wait_readable(Duration::from_millis(1)).unwrap());
+    for i in 1..=5 {
+        producer.try_push(&event(i)).unwrap();
+    }
+    assert_eq!(producer.position(), 5);
+    assert!(consumer.wait_readable(Duration::from_millis(1)).unwrap());
+    let batch: Vec<u64> = (0..)
+        .map_while(|k| consumer.peek_at(k))
+        .map(|e| seq(&e))
+        .collect();
+    assert_eq!(batch, [1, 2, 3, 4, 5]);
+    assert_eq!(consumer.position(), 0, "peeking consumes nothing");
+    consumer.commit_n(3);
+    assert_eq!(consumer.peek().map(|e| seq(&e)), Some(4));
+    consumer.commit_n(100);
+    assert_eq!(consumer.position(), 5, "never past what was written");
+    assert_eq!(producer.backlog(), 0);
+}

@@ -111,9 +111,87 @@ pub fn apply(placement: Placement, fifo_priority: i32) -> Vec<PlacementError> {
     failures
 }
 
+/// systemd's service notifications (`Type=notify`, `WatchdogSec=`). Every call is a no-op when
+/// the daemon was not started by systemd (no `NOTIFY_SOCKET`), so daemons call them
+/// unconditionally; a failure to notify is reported, never fatal.
+pub mod systemd {
+    use std::time::Duration;
+
+    use sd_notify::NotifyState;
+
+    fn send(states: &[NotifyState<'_>]) {
+        if std::env::var_os("NOTIFY_SOCKET").is_some()
+            && let Err(e) = sd_notify::notify(states)
+        {
+            eprintln!("sd_notify: {e}");
+        }
+    }
+
+    /// Start-up is complete: systemd marks the unit active.
+    pub fn ready(status: &str) {
+        send(&[NotifyState::Ready, NotifyState::Status(status)]);
+    }
+
+    /// Liveness ping; must come more often than `WatchdogSec=`.
+    pub fn watchdog() {
+        send(&[NotifyState::Watchdog]);
+    }
+
+    pub fn stopping() {
+        send(&[NotifyState::Stopping]);
+    }
+
+    /// How often to ping: half the unit's `WatchdogSec=`, or `None` when no watchdog is set.
+    #[must_use]
+    pub fn watchdog_every() -> Option<Duration> {
+        sd_notify::watchdog_enabled().map(|limit| limit / 2)
+    }
+
+    /// Pings the watchdog for as long as the daemon's (current-thread) runtime keeps running its
+    /// tasks, so a wedged event loop is restarted while a daemon waiting out a broker back-off is
+    /// not. Returns at once when there is no watchdog.
+    pub async fn keep_watchdog_fed() {
+        let Some(every) = watchdog_every() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            watchdog();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notifications_reach_the_notify_socket() {
+        let dir = std::env::temp_dir().join(format!("pyrt-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify.sock");
+        let _ = std::fs::remove_file(&path);
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        // SAFETY: nextest runs each test in its own process; no other thread reads the environment.
+        unsafe {
+            std::env::set_var("NOTIFY_SOCKET", &path);
+            std::env::set_var("WATCHDOG_USEC", "4000000");
+            std::env::set_var("WATCHDOG_PID", std::process::id().to_string());
+        }
+        systemd::ready("serving");
+        systemd::watchdog();
+        let mut buf = [0u8; 256];
+        let n = socket.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1\nSTATUS=serving\n");
+        let n = socket.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"WATCHDOG=1\n");
+        assert_eq!(
+            systemd::watchdog_every(),
+            Some(std::time::Duration::from_secs(2))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn pins_to_an_allowed_core_and_reports_a_missing_one() {
