@@ -56,6 +56,8 @@ class ApplianceSection(Strict):
     mode: Literal["sim", "paper", "live"]
     runtime_dir: Annotated[str, Field(min_length=1)]
     log_dir: Annotated[str, Field(min_length=1)]
+    # Durable storage (exec's journals); never tmpfs.
+    state_dir: Annotated[str, Field(min_length=1)] = "/var/lib/pyrt"
     risk_limits: Annotated[str, Field(min_length=1)]
 
 

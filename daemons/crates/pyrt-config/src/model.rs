@@ -34,7 +34,13 @@ pub struct ApplianceSection {
     pub mode: Mode,
     pub runtime_dir: String,
     pub log_dir: String,
+    #[serde(default = "default_state_dir")]
+    pub state_dir: String,
     pub risk_limits: String,
+}
+
+fn default_state_dir() -> String {
+    "/var/lib/pyrt".to_owned()
 }
 
 fn default_key_id_env() -> String {

@@ -1,0 +1,332 @@
+//! What exec knows about every order it was asked for: the intent, the broker's id and status,
+//! and how much of it has filled. Rebuilt from the journals on start, then kept current from REST
+//! answers, `trade_updates` and fill activities. Every change that downstream must see comes out
+//! as an `OrderAck` or `Fill` event, exactly once: a status is reported only when it changes, a
+//! fill only when the broker's cumulative quantity moves past what was already reported.
+
+use std::collections::HashMap;
+
+use pyrt_alpaca::rest::models::{FillActivity, Order};
+use pyrt_types::{
+    Fill, IntentAction, OrderAck, OrderIntent, OrderStatus, Price, Qty, RawEvent, Timestamp,
+};
+
+#[derive(Debug, Clone)]
+pub struct OrderState {
+    pub intent: OrderIntent,
+    pub broker_id: Option<String>,
+    /// `None` until the broker answered.
+    pub status: Option<OrderStatus>,
+    /// Quantity reported downstream as filled.
+    pub filled: Qty,
+    /// Filled quantity according to the broker's latest word on the order.
+    pub broker_filled: Qty,
+}
+
+impl OrderState {
+    /// Whether the broker may still change this order or owes us fills we have not reported.
+    #[must_use]
+    pub fn unsettled(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(status) => !status.is_final() || self.filled < self.broker_filled,
+        }
+    }
+}
+
+/// What a fill report from the broker meant for us.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Execution {
+    /// New: report it.
+    Fill(Fill),
+    /// Already reported (a replay after reconnect, or a fill we learnt from activities first).
+    Duplicate,
+    /// The broker's cumulative quantity jumped past this execution: some fills never reached us
+    /// and must be fetched from the fill activities.
+    Missed,
+    /// Not one of our orders.
+    Foreign,
+}
+
+#[derive(Debug)]
+pub struct Orders {
+    prefix: String,
+    by_seq: HashMap<u64, OrderState>,
+    by_broker_id: HashMap<String, u64>,
+    last_seq: u64,
+}
+
+/// The broker's order id as the 16 bytes an `OrderAck` carries (zeros if it is not a UUID).
+#[must_use]
+pub fn broker_id_bytes(id: &str) -> [u8; 16] {
+    uuid::Uuid::parse_str(id).map_or([0; 16], |u| *u.as_bytes())
+}
+
+fn leaves(order: &Order) -> Qty {
+    order
+        .qty
+        .map_or(Qty::ZERO, |q| q.saturating_sub(order.filled_qty))
+}
+
+impl Orders {
+    #[must_use]
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            by_seq: HashMap::new(),
+            by_broker_id: HashMap::new(),
+            last_seq: 0,
+        }
+    }
+
+    /// Rebuilds the table from the intents journal and the events journal, in that order.
+    #[must_use]
+    pub fn replay<'a>(
+        prefix: &str,
+        intents: impl IntoIterator<Item = &'a RawEvent>,
+        events: impl IntoIterator<Item = &'a RawEvent>,
+    ) -> Self {
+        let mut orders = Self::new(prefix);
+        for intent in intents.into_iter().filter_map(RawEvent::as_event::<OrderIntent>) {
+            orders.insert(*intent);
+        }
+        for event in events {
+            if let Some(ack) = event.as_event::<OrderAck>() {
+                orders.replay_ack(ack);
+            } else if let Some(fill) = event.as_event::<Fill>() {
+                orders.replay_fill(fill);
+            }
+        }
+        orders
+    }
+
+    fn replay_ack(&mut self, ack: &OrderAck) {
+        let Some(state) = self.by_seq.get_mut(&ack.intent_seq) else {
+            return;
+        };
+        state.status = ack.status().ok();
+        if ack.broker_order_id != [0; 16] {
+            let id = uuid::Uuid::from_bytes(ack.broker_order_id).to_string();
+            self.by_broker_id.insert(id.clone(), ack.intent_seq);
+            state.broker_id = Some(id);
+        }
+        if state.intent.action().ok() != Some(IntentAction::Cancel) {
+            let broker_filled = state.intent.qty.saturating_sub(ack.leaves_qty);
+            state.broker_filled = state.broker_filled.max(broker_filled);
+        }
+    }
+
+    fn replay_fill(&mut self, fill: &Fill) {
+        if let Some(state) = self.by_seq.get_mut(&fill.intent_seq) {
+            state.filled = state.filled.saturating_add(fill.qty);
+            state.broker_filled = state.broker_filled.max(state.filled);
+            state.status = fill.status().ok();
+        }
+    }
+
+    pub fn insert(&mut self, intent: OrderIntent) {
+        self.last_seq = self.last_seq.max(intent.intent_seq);
+        self.by_seq.entry(intent.intent_seq).or_insert(OrderState {
+            intent,
+            broker_id: None,
+            status: None,
+            filled: Qty::ZERO,
+            broker_filled: Qty::ZERO,
+        });
+    }
+
+    /// Highest intent sequence ever accepted; the ring never legitimately repeats one.
+    #[must_use]
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    #[must_use]
+    pub fn get(&self, seq: u64) -> Option<&OrderState> {
+        self.by_seq.get(&seq)
+    }
+
+    #[must_use]
+    pub fn client_order_id(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.prefix)
+    }
+
+    /// The intent sequence behind one of our `client_order_id`s.
+    #[must_use]
+    pub fn seq_of(&self, client_order_id: &str) -> Option<u64> {
+        client_order_id
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix('-')?
+            .parse()
+            .ok()
+    }
+
+    fn seq_of_order(&self, order: &Order) -> Option<u64> {
+        self.seq_of(&order.client_order_id)
+            .or_else(|| self.by_broker_id.get(&order.id).copied())
+            .filter(|seq| self.by_seq.contains_key(seq))
+    }
+
+    /// Sequence numbers of orders that still need the broker's word, oldest first.
+    #[must_use]
+    pub fn unsettled(&self) -> Vec<u64> {
+        let mut seqs: Vec<u64> = self
+            .by_seq
+            .iter()
+            .filter(|(_, s)| s.unsettled())
+            .map(|(&seq, _)| seq)
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    }
+
+    /// Net filled quantity per symbol id from what was reported (buys positive).
+    #[must_use]
+    pub fn net_filled(&self) -> HashMap<u32, Qty> {
+        let mut net: HashMap<u32, Qty> = HashMap::new();
+        for state in self.by_seq.values() {
+            let signed = if state.intent.side == pyrt_types::Side::Sell.code() {
+                Qty::ZERO.saturating_sub(state.filled)
+            } else {
+                state.filled
+            };
+            let entry = net.entry(state.intent.header.symbol.0).or_insert(Qty::ZERO);
+            *entry = entry.saturating_add(signed);
+        }
+        net
+    }
+
+    /// A status the broker reported for `seq` (REST answer or stream event). Returns the ack to
+    /// publish when the status is news.
+    pub fn on_order(&mut self, seq: u64, order: &Order, now: Timestamp) -> Option<OrderAck> {
+        let state = self.by_seq.get_mut(&seq)?;
+        if state.broker_id.as_deref() != Some(order.id.as_str()) {
+            self.by_broker_id.insert(order.id.clone(), seq);
+            state.broker_id = Some(order.id.clone());
+        }
+        state.broker_filled = state.broker_filled.max(order.filled_qty);
+        if state.status == Some(order.status) {
+            return None;
+        }
+        state.status = Some(order.status);
+        Some(self.ack(seq, order.status, broker_id_bytes(&order.id), leaves(order), 0, now))
+    }
+
+    /// The broker refused intent `seq` (HTTP `code`), or exec did (code 0 with no broker order).
+    pub fn on_reject(&mut self, seq: u64, code: u16, now: Timestamp) -> OrderAck {
+        if let Some(state) = self.by_seq.get_mut(&seq) {
+            state.status = Some(OrderStatus::Rejected);
+        }
+        self.ack(seq, OrderStatus::Rejected, [0; 16], Qty::ZERO, code, now)
+    }
+
+    /// A cancel or replace intent was accepted by the broker; it has no order of its own.
+    pub fn on_request_accepted(&mut self, seq: u64, status: OrderStatus, now: Timestamp) -> OrderAck {
+        if let Some(state) = self.by_seq.get_mut(&seq) {
+            state.status = Some(status);
+        }
+        self.ack(seq, status, [0; 16], Qty::ZERO, 0, now)
+    }
+
+    fn ack(
+        &self,
+        seq: u64,
+        status: OrderStatus,
+        broker_order_id: [u8; 16],
+        leaves_qty: Qty,
+        reject_code: u16,
+        now: Timestamp,
+    ) -> OrderAck {
+        let symbol = self
+            .by_seq
+            .get(&seq)
+            .map_or(pyrt_types::SymbolId(u32::MAX), |s| s.intent.header.symbol);
+        let mut ack = OrderAck::with_header(now, symbol);
+        ack.ts_event = now;
+        ack.intent_seq = seq;
+        ack.broker_order_id = broker_order_id;
+        ack.leaves_qty = leaves_qty;
+        ack.status = status.code();
+        ack.reject_code = reject_code;
+        ack
+    }
+
+    /// One execution from `trade_updates`: `order` is the order after it, `qty` and `price` the
+    /// execution itself.
+    pub fn on_execution(
+        &mut self,
+        order: &Order,
+        qty: Qty,
+        price: Price,
+        ts_event: Timestamp,
+        now: Timestamp,
+    ) -> Execution {
+        let Some(seq) = self.seq_of_order(order) else {
+            return Execution::Foreign;
+        };
+        let Some(state) = self.by_seq.get_mut(&seq) else {
+            return Execution::Foreign;
+        };
+        if order.filled_qty <= state.filled {
+            return Execution::Duplicate;
+        }
+        if order.filled_qty.saturating_sub(state.filled) != qty {
+            state.broker_filled = state.broker_filled.max(order.filled_qty);
+            return Execution::Missed;
+        }
+        Execution::Fill(book_fill(state, qty, price, leaves(order), ts_event, now))
+    }
+
+    /// Fills from the account's fill activities (oldest first) that were never reported.
+    pub fn on_activities(&mut self, activities: &[FillActivity], now: Timestamp) -> Vec<Fill> {
+        let mut fills = Vec::new();
+        for activity in activities {
+            let Some(&seq) = self.by_broker_id.get(&activity.order_id) else {
+                continue;
+            };
+            let Some(state) = self.by_seq.get_mut(&seq) else {
+                continue;
+            };
+            if activity.cum_qty <= state.filled {
+                continue;
+            }
+            fills.push(book_fill(
+                state,
+                activity.qty,
+                activity.price,
+                activity.leaves_qty,
+                activity.transaction_time,
+                now,
+            ));
+        }
+        fills
+    }
+}
+
+/// Books an execution against `state` and builds the fill event downstream sees.
+fn book_fill(
+    state: &mut OrderState,
+    qty: Qty,
+    price: Price,
+    leaves_qty: Qty,
+    ts_event: Timestamp,
+    now: Timestamp,
+) -> Fill {
+    state.filled = state.filled.saturating_add(qty);
+    state.broker_filled = state.broker_filled.max(state.filled);
+    let status = if leaves_qty.is_zero() {
+        OrderStatus::Filled
+    } else {
+        OrderStatus::PartiallyFilled
+    };
+    state.status = Some(status);
+    let mut fill = Fill::with_header(now, state.intent.header.symbol);
+    fill.ts_event = ts_event;
+    fill.intent_seq = state.intent.intent_seq;
+    fill.price = price;
+    fill.qty = qty;
+    fill.leaves_qty = leaves_qty;
+    fill.side = state.intent.side;
+    fill.status = status.code();
+    fill
+}
