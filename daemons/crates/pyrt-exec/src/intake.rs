@@ -86,7 +86,11 @@ fn check(intent: &OrderIntent, config: &IntakeConfig) -> Result<(), Refusal> {
         && intent.order_type().is_ok()
         && intent.time_in_force().is_ok()
         && intent.action().is_ok();
-    if valid { Ok(()) } else { Err(Refusal::Malformed) }
+    if valid {
+        Ok(())
+    } else {
+        Err(Refusal::Malformed)
+    }
 }
 
 struct Intaker {

@@ -32,9 +32,7 @@ use pyrt_journal::Journal;
 use pyrt_ring::{ControlBlock, DaemonState, QueueProducer, WaitStrategy};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
-use pyrt_types::{
-    IntentAction, OrderIntent, OrderStatus, Price, RawEvent, SymbolTable, Timestamp,
-};
+use pyrt_types::{IntentAction, OrderIntent, OrderStatus, Price, RawEvent, SymbolTable, Timestamp};
 use tokio::sync::mpsc;
 
 use crate::intake::{Intake, IntakeConfig, IntakeCounters};
@@ -497,7 +495,11 @@ async fn connect_updates(
     }
 }
 
-fn open_journal(dir: &Path, name: &str, batch: usize) -> Result<(Journal, Vec<RawEvent>), ExecError> {
+fn open_journal(
+    dir: &Path,
+    name: &str,
+    batch: usize,
+) -> Result<(Journal, Vec<RawEvent>), ExecError> {
     let (journal, replay) = Journal::open(&dir.join(name), batch)?;
     if replay.truncated_bytes > 0 {
         eprintln!(
@@ -505,7 +507,10 @@ fn open_journal(dir: &Path, name: &str, batch: usize) -> Result<(Journal, Vec<Ra
             replay.truncated_bytes
         );
     }
-    Ok((journal, replay.records.into_iter().map(|(_, e)| e).collect()))
+    Ok((
+        journal,
+        replay.records.into_iter().map(|(_, e)| e).collect(),
+    ))
 }
 
 /// Runs until `shutdown` completes.

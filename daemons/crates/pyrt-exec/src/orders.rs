@@ -87,7 +87,10 @@ impl Orders {
         events: impl IntoIterator<Item = &'a RawEvent>,
     ) -> Self {
         let mut orders = Self::new(prefix);
-        for intent in intents.into_iter().filter_map(RawEvent::as_event::<OrderIntent>) {
+        for intent in intents
+            .into_iter()
+            .filter_map(RawEvent::as_event::<OrderIntent>)
+        {
             orders.insert(*intent);
         }
         for event in events {
@@ -209,7 +212,14 @@ impl Orders {
             return None;
         }
         state.status = Some(order.status);
-        Some(self.ack(seq, order.status, broker_id_bytes(&order.id), leaves(order), 0, now))
+        Some(self.ack(
+            seq,
+            order.status,
+            broker_id_bytes(&order.id),
+            leaves(order),
+            0,
+            now,
+        ))
     }
 
     /// The broker refused intent `seq` (HTTP `code`), or exec did (code 0 with no broker order).
@@ -221,7 +231,12 @@ impl Orders {
     }
 
     /// A cancel or replace intent was accepted by the broker; it has no order of its own.
-    pub fn on_request_accepted(&mut self, seq: u64, status: OrderStatus, now: Timestamp) -> OrderAck {
+    pub fn on_request_accepted(
+        &mut self,
+        seq: u64,
+        status: OrderStatus,
+        now: Timestamp,
+    ) -> OrderAck {
         if let Some(state) = self.by_seq.get_mut(&seq) {
             state.status = Some(status);
         }
@@ -329,4 +344,152 @@ fn book_fill(
     fill.side = state.intent.side;
     fill.status = status.code();
     fill
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyrt_types::{Side, SymbolId};
+
+    const ID: &str = "0b6f2bd4-63a5-4d4e-9c39-3f1f8d3f6a10";
+
+    fn intent(seq: u64, qty: i64) -> OrderIntent {
+        let mut intent = OrderIntent::with_header(Timestamp::EPOCH, SymbolId(0));
+        intent.intent_seq = seq;
+        intent.qty = Qty::from_units(qty).unwrap();
+        intent.side = Side::Buy.code();
+        intent
+    }
+
+    fn order(seq: u64, status: &str, filled: &str) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": ID, "client_order_id": format!("p-{seq}"), "symbol": "AAPL",
+            "qty": "10", "filled_qty": filled, "side": "buy", "type": "market",
+            "time_in_force": "day", "status": status,
+            "created_at": "2026-11-25T14:30:00Z", "extra_field_from_the_future": 1,
+        }))
+        .unwrap()
+    }
+
+    fn qty(units: i64) -> Qty {
+        Qty::from_units(units).unwrap()
+    }
+
+    fn price() -> Price {
+        Price::parse("190.5").unwrap()
+    }
+
+    #[test]
+    fn statuses_are_reported_once_and_fills_exactly_once() {
+        let mut orders = Orders::new("p");
+        orders.insert(intent(7, 10));
+        let now = Timestamp::EPOCH;
+        let ack = orders.on_order(7, &order(7, "new", "0"), now).unwrap();
+        assert_eq!(ack.broker_order_id, broker_id_bytes(ID));
+        assert_eq!(ack.leaves_qty, qty(10));
+        assert!(orders.on_order(7, &order(7, "new", "0"), now).is_none());
+        let first = orders.on_execution(
+            &order(7, "partially_filled", "4"),
+            qty(4),
+            price(),
+            now,
+            now,
+        );
+        let Execution::Fill(fill) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!((fill.qty, fill.leaves_qty), (qty(4), qty(6)));
+        assert_eq!(
+            orders.on_execution(
+                &order(7, "partially_filled", "4"),
+                qty(4),
+                price(),
+                now,
+                now
+            ),
+            Execution::Duplicate,
+            "the same execution replayed after a reconnect"
+        );
+        assert_eq!(
+            orders.on_execution(&order(7, "filled", "10"), qty(2), price(), now, now),
+            Execution::Missed,
+            "4 then 10 with an execution of 2: one of 4 never arrived"
+        );
+        assert!(orders.get(7).unwrap().unsettled());
+        assert_eq!(
+            orders.on_execution(&order(99, "filled", "1"), qty(1), price(), now, now),
+            Execution::Foreign
+        );
+    }
+
+    #[test]
+    fn activities_fill_exactly_the_gap() {
+        let mut orders = Orders::new("p");
+        orders.insert(intent(7, 10));
+        let now = Timestamp::EPOCH;
+        orders.on_order(7, &order(7, "new", "0"), now);
+        orders.on_execution(
+            &order(7, "partially_filled", "4"),
+            qty(4),
+            price(),
+            now,
+            now,
+        );
+        let activity = |id: &str, q: i64, cum: i64| -> FillActivity {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "activity_type": "FILL", "transaction_time": "2026-11-25T14:30:00Z",
+                "symbol": "AAPL", "side": "buy", "price": "190.5", "qty": q.to_string(),
+                "leaves_qty": (10 - cum).to_string(), "cum_qty": cum.to_string(), "order_id": ID,
+            }))
+            .unwrap()
+        };
+        let fills = orders.on_activities(
+            &[
+                activity("a", 4, 4),
+                activity("b", 4, 8),
+                activity("c", 2, 10),
+            ],
+            now,
+        );
+        let got: Vec<(Qty, Qty)> = fills.iter().map(|f| (f.qty, f.leaves_qty)).collect();
+        assert_eq!(got, [(qty(4), qty(2)), (qty(2), qty(0))]);
+        assert!(!orders.get(7).unwrap().unsettled());
+        assert!(
+            orders
+                .on_activities(&[activity("c", 2, 10)], now)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn replay_rebuilds_the_same_table() {
+        let mut live = Orders::new("p");
+        let now = Timestamp::EPOCH;
+        let intents = [intent(1, 10), intent(2, 5)];
+        let mut events = Vec::new();
+        for i in intents {
+            live.insert(i);
+        }
+        let ack = live.on_order(1, &order(1, "new", "0"), now).unwrap();
+        events.push(RawEvent::from_event(&ack));
+        if let Execution::Fill(f) =
+            live.on_execution(&order(1, "filled", "10"), qty(10), price(), now, now)
+        {
+            events.push(RawEvent::from_event(&f));
+        }
+        let raw_intents: Vec<RawEvent> = intents.iter().map(RawEvent::from_event).collect();
+        let replayed = Orders::replay("p", &raw_intents, &events);
+        assert_eq!(replayed.last_seq(), 2);
+        assert_eq!(
+            replayed.unsettled(),
+            vec![2],
+            "1 filled and reported; 2 never answered"
+        );
+        assert_eq!(replayed.get(1).unwrap().filled, qty(10));
+        assert_eq!(replayed.seq_of_order(&order(1, "filled", "10")), Some(1));
+        assert_eq!(replayed.net_filled()[&0], qty(10));
+        assert_eq!(replayed.seq_of("p-12"), Some(12));
+        assert_eq!(replayed.seq_of("q-12"), None);
+        assert_eq!(replayed.seq_of("p12"), None);
+    }
 }

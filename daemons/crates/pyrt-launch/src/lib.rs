@@ -45,7 +45,11 @@ impl Launch {
         };
         let appliance = pyrt_config::load_appliance(&PathBuf::from(&config_path))
             .with_context(|| format!("loading {config_path}"))?;
-        let Some((_, daemon)) = appliance.daemons.all().into_iter().find(|(n, _)| *n == name)
+        let Some((_, daemon)) = appliance
+            .daemons
+            .all()
+            .into_iter()
+            .find(|(n, _)| *n == name)
         else {
             bail!("no [daemons.{name}] in {config_path}");
         };
@@ -110,7 +114,9 @@ impl Launch {
 
 /// Runs `daemon` on a current-thread runtime; the future it is given completes on SIGTERM or
 /// SIGINT.
-pub fn run_until_signal<F, E>(daemon: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()>>>) -> F) -> anyhow::Result<()>
+pub fn run_until_signal<F, E>(
+    daemon: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()>>>) -> F,
+) -> anyhow::Result<()>
 where
     F: Future<Output = Result<(), E>>,
     E: std::error::Error + Send + Sync + 'static,

@@ -2,9 +2,6 @@
 //! the replayed feed reach the md ring, a killed feed becomes a Gap event, SIGTERM-style shutdown
 //! leaves the daemon marked stopped.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pyrt_alpaca::rest::Credentials;
@@ -12,77 +9,23 @@ use pyrt_alpaca::stream::market::Encoding;
 use pyrt_md::{MdConfig, run};
 use pyrt_ring::{BroadcastReader, ControlBlock, DaemonState, Received, WaitStrategy};
 use pyrt_telemetry::HistogramSpec;
+use pyrt_testkit::{KEY_ID, SECRET_KEY, Simulator, scratch};
 use pyrt_types::{EventKind, Gap, Quote, Trade};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The simulator from the project's virtualenv (`make setup` creates it).
-fn simulator(port: u16) -> Option<Child> {
-    let python = repo().join(".venv/bin/python");
-    if !python.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run `make setup` before the Rust tests"
-        );
-        eprintln!("skipping: no .venv (run `make setup`)");
-        return None;
-    }
-    let child = Command::new(python)
-        .args([
-            "-m",
-            "pyrt.cli",
-            "sim",
-            "--port",
-            &port.to_string(),
-            "--key-id",
-            "K",
-            "--secret-key",
-            "S",
-            "--speed",
-            "200",
-        ])
-        .current_dir(repo())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "simulator did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
-    let port = free_port();
-    let Some(mut sim) = simulator(port) else {
+    let Some(mut sim) = Simulator::start(&["--speed", "200"]) else {
         return;
     };
-    let runtime_dir = std::env::temp_dir().join(format!("pyrt-md-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&runtime_dir);
+    let runtime_dir = scratch("md-feed");
     let config = MdConfig {
         runtime_dir: runtime_dir.clone(),
         ring_capacity: 4096,
         symbols: vec!["AAPL".into(), "MSFT".into(), "GOOGL".into()],
-        stream_url: format!("ws://127.0.0.1:{port}/v2/iex"),
+        stream_url: sim.ws_url("/v2/iex"),
         credentials: Credentials {
-            key_id: "K".into(),
-            secret_key: "S".into(),
+            key_id: KEY_ID.into(),
+            secret_key: SECRET_KEY.into(),
         },
         encoding: Encoding::MessagePack,
         heartbeat: Duration::from_millis(50),
@@ -132,8 +75,7 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
     }
     let control = ControlBlock::attach(&runtime_dir.join("control")).unwrap();
     assert_eq!(control.daemons()[0].state, DaemonState::Running);
-    sim.kill().unwrap();
-    sim.wait().unwrap();
+    sim.kill();
     let gap = loop {
         match reader.read(Duration::from_secs(30)).unwrap() {
             Some(Received::Event(e)) if e.kind().unwrap() == EventKind::Gap => {

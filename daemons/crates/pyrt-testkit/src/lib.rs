@@ -1,0 +1,153 @@
+//! Test support for the daemon crates: the venue simulator (`pyrt sim` from the project's
+//! virtualenv) as a real process on a free loopback port, killed when dropped.
+
+// Test support: failing loudly is its job, so every function may panic.
+#![allow(clippy::missing_panics_doc)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KEY_ID: &str = "PKTESTKIT";
+pub const SECRET_KEY: &str = "testkit-secret";
+
+#[must_use]
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../..")
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A fresh scratch directory for one test.
+#[must_use]
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pyrt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+#[derive(Debug)]
+pub struct Simulator {
+    pub port: u16,
+    child: Child,
+}
+
+impl Simulator {
+    /// Starts `pyrt sim` with `extra` options and waits until it accepts connections. `None`
+    /// (test skipped) only outside CI when `make setup` has not created the virtualenv.
+    #[must_use]
+    pub fn start(extra: &[&str]) -> Option<Self> {
+        let python = repo().join(".venv/bin/python");
+        if !python.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run `make setup` before the Rust tests"
+            );
+            eprintln!("skipping: no .venv (run `make setup`)");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(python)
+            .args(["-m", "pyrt.cli", "sim", "--port", &port.to_string()])
+            .args(["--key-id", KEY_ID, "--secret-key", SECRET_KEY])
+            .args(extra)
+            .current_dir(repo())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the simulator");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "simulator did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Self { port, child })
+    }
+
+    #[must_use]
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    #[must_use]
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A GET with the simulator's keys, decoded as JSON (a test-side check, not a client).
+    /// Injected 503s are retried.
+    #[must_use]
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        for _ in 0..20 {
+            if let Some(value) = self.try_get_json(path) {
+                return value;
+            }
+        }
+        panic!("GET {path}: still 503 after 20 attempts");
+    }
+
+    fn try_get_json(&self, path: &str) -> Option<serde_json::Value> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAPCA-API-KEY-ID: {KEY_ID}\r\n\
+             APCA-API-SECRET-KEY: {SECRET_KEY}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        if head.starts_with("HTTP/1.1 503") {
+            return None;
+        }
+        assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Some(serde_json::from_str(&body).expect("a JSON body"))
+    }
+
+    /// Kills the simulator now (a venue outage).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
