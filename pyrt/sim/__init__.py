@@ -40,7 +40,10 @@ def build(
     venue = Venue(
         assets, initial_cash=initial_cash, engine_factory=engine, reject_every_nth=reject_every_nth
     )
-    data = MarketData(bars, config.key_id, config.secret_key)
+    faults = config.faults or Faults()
+    data = MarketData(
+        bars, config.key_id, config.secret_key, drop_after=faults.drop_data_stream_after
+    )
     return Simulator(venue, config, intraday_path(bars, seed) if replay else None, data)
 
 

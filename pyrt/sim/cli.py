@@ -49,6 +49,9 @@ def sim(
     drop_stream_after: Annotated[
         int, typer.Option(help="fault: close trade_updates after n events")
     ] = 0,
+    drop_data_stream_after: Annotated[
+        int, typer.Option(help="fault: close market-data streams after n messages")
+    ] = 0,
     lose_ack_every: Annotated[
         int, typer.Option(help="fault: accept every n-th order but answer 504")
     ] = 0,
@@ -82,6 +85,7 @@ def sim(
             ack_delay_ms=ack_delay_ms,
             drop_stream_after=drop_stream_after,
             lost_ack_every=lose_ack_every,
+            drop_data_stream_after=drop_data_stream_after,
         ),
     )
     data_dir = (config.parent / appliance.sim.data_dir).resolve()

@@ -130,8 +130,13 @@ def page(
 class MarketData:
     """The data endpoints and stream, sharing the simulator's app and replay."""
 
-    def __init__(self, daily: dict[str, list[DailyBar]], key_id: str, secret_key: str) -> None:
+    def __init__(
+        self, daily: dict[str, list[DailyBar]], key_id: str, secret_key: str, drop_after: int = 0
+    ) -> None:
         self.daily = daily
+        #: Fault injection: close a stream connection after this many messages (0 = never).
+        self.drop_after = drop_after
+        self.sent: dict[web.WebSocketResponse, int] = {}
         self.key_id = key_id
         self.secret_key = secret_key
         self.recorded = Recorded()
@@ -356,6 +361,11 @@ class MarketData:
                     batch.append(message)
             if batch and not ws.closed:
                 await self.send(ws, packed, batch)
+                self.sent[ws] = self.sent.get(ws, 0) + len(batch)
+                if self.drop_after and self.sent[ws] >= self.drop_after:
+                    self.subscribers.pop(ws, None)
+                    self.sent.pop(ws, None)
+                    await ws.close()
 
     async def close(self) -> None:
         for ws in list(self.subscribers):

@@ -49,6 +49,8 @@ class Faults:
     drop_stream_after: int = 0
     #: Accept every n-th order but answer 504, as if the acknowledgement were lost (0 = never).
     lost_ack_every: int = 0
+    #: Close each market-data stream connection after this many messages (0 = never).
+    drop_data_stream_after: int = 0
 
 
 @dataclass

@@ -3,7 +3,10 @@
 //! the md broadcast ring.
 //!
 //! A lost connection is published as a `Gap` event for all symbols (books are stale until the feed
-//! is back) and the session is re-established with jittered back-off. The daemon heartbeats in the
+//! is back) and the session is re-established with jittered back-off. Once it is back, the trades
+//! printed during the outage are fetched through the market-data REST API and published with
+//! `FLAG_BACKFILL`, followed by each symbol's latest quote, so books and trade-driven features
+//! resume complete; live messages the backfill already covered are dropped. The daemon heartbeats in the
 //! control block, records `frame_received → published` latency and counts frames, events, unknown
 //! symbols and malformed messages for Prometheus.
 
@@ -14,14 +17,14 @@ use std::pin::pin;
 use std::time::Duration;
 
 use pyrt_alpaca::md::Item;
-use pyrt_alpaca::rest::Credentials;
+use pyrt_alpaca::rest::{Credentials, RestClient, RestConfig};
 use pyrt_alpaca::stream::Backoff;
 use pyrt_alpaca::stream::market::{Encoding, MarketDataStream, Subscription};
 use pyrt_book::L1Books;
 use pyrt_ring::{BroadcastProducer, ControlBlock, DaemonState};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
-use pyrt_types::{Gap, Quote, RawEvent, SymbolId, SymbolTable, Timestamp};
+use pyrt_types::{FLAG_BACKFILL, Gap, Quote, RawEvent, SymbolId, SymbolTable, Timestamp, Trade};
 
 /// The md daemon's slot in the control block.
 pub const CONTROL_SLOT: usize = 0;
@@ -39,6 +42,16 @@ pub struct MdConfig {
     pub heartbeat: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// Where to fetch what a gap missed; `None` publishes the gap only.
+    pub backfill: Option<BackfillConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackfillConfig {
+    /// Pointing at the market-data base URL.
+    pub rest: RestConfig,
+    /// `iex` or `sip`.
+    pub feed: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +62,8 @@ pub enum MdError {
     Ring(#[from] pyrt_ring::RingError),
     #[error("telemetry: {0}")]
     Telemetry(#[from] pyrt_telemetry::TelemetryError),
+    #[error("backfill client: {0}")]
+    Backfill(#[from] pyrt_alpaca::AlpacaError),
 }
 
 fn gap(lost: u64) -> RawEvent {
@@ -70,6 +85,18 @@ struct Pipeline {
     unknown: Counter,
     malformed: Counter,
     gaps: Counter,
+    backfilled: Counter,
+    /// Newest `ts_event` published, where a backfill starts.
+    newest: Timestamp,
+    /// Live trades and quotes up to here were already published by a backfill.
+    backfilled_until: Timestamp,
+}
+
+fn ts_event(event: &RawEvent) -> Option<Timestamp> {
+    event
+        .as_event::<Trade>()
+        .map(|t| t.ts_event)
+        .or_else(|| event.as_event::<Quote>().map(|q| q.ts_event))
 }
 
 impl Pipeline {
@@ -77,18 +104,25 @@ impl Pipeline {
         let received = Timestamp::now();
         self.frames.add(1);
         let mut published = 0;
-        let (ring, books, unknown, malformed) = (
+        let (ring, books, unknown, malformed, newest) = (
             &mut self.ring,
             &mut self.books,
             &self.unknown,
             &self.malformed,
+            &mut self.newest,
         );
+        let backfilled_until = self.backfilled_until;
         let parsed = stream.parse(frame, &self.symbols, received, |item| match item {
             Item::Event(event) => {
+                let ts = ts_event(&event);
+                if ts.is_some_and(|ts| ts <= backfilled_until) {
+                    return;
+                }
                 if let Some(quote) = event.as_event::<Quote>() {
                     books.update(quote);
                 }
                 ring.publish(&event);
+                *newest = ts.map_or(*newest, |ts| ts.max(*newest));
                 published += 1;
             }
             Item::UnknownSymbol(_) => unknown.add(1),
@@ -108,9 +142,78 @@ impl Pipeline {
         self.ring.publish(&gap(0));
         self.gaps.add(1);
     }
+
+    /// Publishes the trades printed since the newest event before the gap, then every symbol's
+    /// latest quote.
+    async fn backfill(
+        &mut self,
+        rest: &mut RestClient,
+        config: &BackfillConfig,
+    ) -> Result<(), pyrt_alpaca::AlpacaError> {
+        if self.newest == Timestamp::EPOCH {
+            return Ok(());
+        }
+        let names: Vec<&str> = self.symbols.names().collect();
+        let symbols = names.join(",");
+        let start = Timestamp::from_unix_nanos(self.newest.unix_nanos() + 1).to_string();
+        let now = Timestamp::now();
+        let mut until = self.newest;
+        let mut events: Vec<RawEvent> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = rest
+                .stock_trades(&symbols, &start, &config.feed, token.as_deref())
+                .await?;
+            for (name, trades) in page.trades.unwrap_or_default() {
+                let Some(id) = self.symbols.get(&name) else {
+                    continue;
+                };
+                for t in trades {
+                    let mut trade = Trade::with_header(now, id);
+                    trade.header.flags = FLAG_BACKFILL;
+                    trade.ts_event = t.timestamp;
+                    trade.price = t.price;
+                    trade.size = t.size;
+                    trade.trade_id = t.id;
+                    until = until.max(t.timestamp);
+                    events.push(RawEvent::from_event(&trade));
+                }
+            }
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        // Pages are per symbol; downstream wants time order.
+        events.sort_by_key(|e| ts_event(e).unwrap_or(Timestamp::EPOCH));
+        let latest = rest.latest_quotes(&symbols, &config.feed).await?;
+        for (name, q) in latest.quotes {
+            let Some(id) = self.symbols.get(&name) else {
+                continue;
+            };
+            let mut quote = Quote::with_header(now, id);
+            quote.header.flags = FLAG_BACKFILL;
+            quote.ts_event = q.timestamp;
+            quote.bid_price = q.bid_price;
+            quote.bid_size = q.bid_size;
+            quote.ask_price = q.ask_price;
+            quote.ask_size = q.ask_size;
+            until = until.max(q.timestamp);
+            self.books.update(&quote);
+            events.push(RawEvent::from_event(&quote));
+        }
+        for event in &events {
+            self.ring.publish(event);
+        }
+        self.backfilled.add(events.len() as u64);
+        self.newest = until;
+        self.backfilled_until = until;
+        Ok(())
+    }
 }
 
 /// Runs until `shutdown` completes.
+#[allow(clippy::too_many_lines)] // one linear start-up sequence and one session loop
 pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result<(), MdError> {
     let symbols = SymbolTable::from_names(config.symbols.iter().map(String::as_str))?;
     std::fs::create_dir_all(&config.runtime_dir).map_err(|source| pyrt_ring::RingError::Io {
@@ -136,7 +239,15 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
         unknown: telemetry.counter("messages", "unknown_symbol")?,
         malformed: telemetry.counter("messages", "malformed")?,
         gaps: telemetry.counter("gaps", "disconnected")?,
+        backfilled: telemetry.counter("events", "backfilled")?,
+        newest: Timestamp::EPOCH,
+        backfilled_until: Timestamp::EPOCH,
     };
+    let mut backfill = config
+        .backfill
+        .as_ref()
+        .map(|b| RestClient::new(&b.rest).map(|client| (client, b)))
+        .transpose()?;
     let subscription = Subscription {
         trades: config.symbols.clone(),
         quotes: config.symbols.clone(),
@@ -171,6 +282,12 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
                 }
             },
         };
+        if connected_once
+            && let Some((client, settings)) = backfill.as_mut()
+            && let Err(e) = pipe.backfill(client, settings).await
+        {
+            eprintln!("md: backfill after the gap failed: {e}");
+        }
         connected_once = true;
         backoff.reset();
         control.set_state(CONTROL_SLOT, DaemonState::Running)?;
@@ -188,7 +305,13 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
                         eprintln!("md: feed lost: {e}");
                         pipe.on_disconnect();
                         control.set_state(CONTROL_SLOT, DaemonState::Degraded)?;
-                        continue 'session;
+                        // Alpaca allows one stream per account and may not have released the old
+                        // one yet: never reconnect in a tight loop.
+                        let delay = backoff.next_delay();
+                        tokio::select! {
+                            () = &mut shutdown => break 'session,
+                            () = tokio::time::sleep(delay) => continue 'session,
+                        }
                     }
                 },
             }

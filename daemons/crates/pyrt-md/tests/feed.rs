@@ -4,29 +4,37 @@
 
 use std::time::{Duration, Instant};
 
-use pyrt_alpaca::rest::Credentials;
+use pyrt_alpaca::rest::{Credentials, RestConfig};
 use pyrt_alpaca::stream::market::Encoding;
-use pyrt_md::{MdConfig, run};
+use pyrt_md::{BackfillConfig, MdConfig, run};
 use pyrt_ring::{BroadcastReader, ControlBlock, DaemonState, Received, WaitStrategy};
 use pyrt_telemetry::HistogramSpec;
 use pyrt_testkit::{KEY_ID, SECRET_KEY, Simulator, scratch};
-use pyrt_types::{EventKind, Gap, Quote, Trade};
+use pyrt_types::{EventKind, FLAG_BACKFILL, Gap, Quote, Trade};
 
-#[test]
-fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
-    let Some(mut sim) = Simulator::start(&["--speed", "200"]) else {
-        return;
+/// md in a thread of this process, against `sim`; returns the stop handle, the thread, the
+/// runtime directory and a reader attached from the ring's oldest message.
+fn start_md(
+    sim: &Simulator,
+    name: &str,
+    backfill: bool,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<Result<(), pyrt_md::MdError>>,
+    std::path::PathBuf,
+    BroadcastReader,
+) {
+    let runtime_dir = scratch(name);
+    let credentials = Credentials {
+        key_id: KEY_ID.into(),
+        secret_key: SECRET_KEY.into(),
     };
-    let runtime_dir = scratch("md-feed");
     let config = MdConfig {
         runtime_dir: runtime_dir.clone(),
-        ring_capacity: 4096,
+        ring_capacity: 1 << 16,
         symbols: vec!["AAPL".into(), "MSFT".into(), "GOOGL".into()],
         stream_url: sim.ws_url("/v2/iex"),
-        credentials: Credentials {
-            key_id: KEY_ID.into(),
-            secret_key: SECRET_KEY.into(),
-        },
+        credentials: credentials.clone(),
         encoding: Encoding::MessagePack,
         heartbeat: Duration::from_millis(50),
         metrics: None,
@@ -34,6 +42,10 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
             max_ns: 10_000_000_000,
             significant_figures: 3,
         },
+        backfill: backfill.then(|| BackfillConfig {
+            rest: RestConfig::new(sim.http_url(), credentials),
+            feed: "iex".into(),
+        }),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = std::thread::spawn(move || {
@@ -51,7 +63,16 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
         assert!(Instant::now() < deadline, "md never created its ring");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut reader = BroadcastReader::attach_from_oldest(&ring, WaitStrategy::Park).unwrap();
+    let reader = BroadcastReader::attach_from_oldest(&ring, WaitStrategy::Park).unwrap();
+    (stop, daemon, runtime_dir, reader)
+}
+
+#[test]
+fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
+    let Some(mut sim) = Simulator::start(&["--speed", "200"]) else {
+        return;
+    };
+    let (stop, daemon, runtime_dir, mut reader) = start_md(&sim, "md-feed", false);
     let (mut quotes, mut trades) = (0, 0);
     while quotes < 10 || trades < 10 {
         match reader.read(Duration::from_secs(30)).unwrap() {
@@ -93,4 +114,53 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
     stop.send(()).unwrap();
     daemon.join().unwrap().unwrap();
     assert_eq!(control.daemons()[0].state, DaemonState::Stopped);
+}
+
+#[test]
+fn after_a_dropped_feed_the_gap_is_backfilled_through_rest_without_duplicates() {
+    let Some(sim) = Simulator::start(&["--speed", "200", "--drop-data-stream-after", "60"]) else {
+        return;
+    };
+    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-backfill", true);
+    let mut trade_ids: Vec<u64> = Vec::new();
+    let (mut gaps, mut backfilled) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gaps < 2 || trade_ids.len() < 150 {
+        assert!(
+            Instant::now() < deadline,
+            "{gaps} gaps, {backfilled} backfilled"
+        );
+        let Some(Received::Event(e)) = reader.read(Duration::from_secs(30)).unwrap() else {
+            panic!("no event or a lost one");
+        };
+        match e.kind().unwrap() {
+            EventKind::Gap => gaps += 1,
+            EventKind::Trade => {
+                let t: &Trade = e.as_event().unwrap();
+                if t.header.flags & FLAG_BACKFILL != 0 {
+                    backfilled += 1;
+                }
+                trade_ids.push(t.trade_id);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        backfilled > 0,
+        "the outage printed trades that came back through REST"
+    );
+    let mut sorted = trade_ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), trade_ids.len(), "no trade published twice");
+    // The simulator numbers its prints 1, 2, 3... across its three symbols, all subscribed:
+    // nothing between the first and the last seen may be missing.
+    let (first, last) = (sorted[0], sorted[sorted.len() - 1]);
+    assert_eq!(
+        u64::try_from(sorted.len()).unwrap(),
+        last - first + 1,
+        "every print from {first} to {last}"
+    );
+    stop.send(()).unwrap();
+    daemon.join().unwrap().unwrap();
 }

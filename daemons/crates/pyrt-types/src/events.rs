@@ -33,9 +33,14 @@ pub struct EventHeader {
     pub symbol: SymbolId,
     /// An [`EventKind`] code.
     pub kind: u8,
+    /// `FLAG_*` bits.
     pub flags: u8,
     pub reserved: u16,
 }
+
+/// `EventHeader::flags`: fetched through REST after a feed gap, not received live; its
+/// `ts_event` lies in the gap.
+pub const FLAG_BACKFILL: u8 = 1;
 
 /// One description of a field for the layout hash.
 #[derive(Debug, Clone, Copy)]

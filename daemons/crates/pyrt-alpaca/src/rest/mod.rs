@@ -24,8 +24,8 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 pub use limiter::TokenBucket;
 use models::{
-    Account, CancelStatus, Clock, CloseStatus, FillActivity, Order, OrderRequest, Position,
-    ReplaceRequest,
+    Account, CancelStatus, Clock, CloseStatus, FillActivity, LatestQuotes, Order, OrderRequest,
+    Position, ReplaceRequest, TradesPage,
 };
 use serde::de::DeserializeOwned;
 
@@ -273,6 +273,41 @@ impl RestClient {
             .request(Method::GET, path, None, Retry::Idempotent)
             .await?;
         decode(&body, what)
+    }
+
+    /// Historical trades of `symbols` from `start` (RFC 3339, inclusive), one page; the client
+    /// must point at the market-data base URL.
+    pub async fn stock_trades(
+        &mut self,
+        symbols: &str,
+        start: &str,
+        feed: &str,
+        page_token: Option<&str>,
+    ) -> Result<TradesPage, AlpacaError> {
+        let mut path = format!(
+            "/v2/stocks/trades?symbols={}&start={}&feed={}&limit=10000",
+            encode_query(symbols),
+            encode_query(start),
+            encode_query(feed)
+        );
+        if let Some(token) = page_token {
+            let _ = write!(path, "&page_token={}", encode_query(token));
+        }
+        self.get(&path, "historical trades").await
+    }
+
+    /// The latest quote of each of `symbols` (market-data base URL).
+    pub async fn latest_quotes(
+        &mut self,
+        symbols: &str,
+        feed: &str,
+    ) -> Result<LatestQuotes, AlpacaError> {
+        let path = format!(
+            "/v2/stocks/quotes/latest?symbols={}&feed={}",
+            encode_query(symbols),
+            encode_query(feed)
+        );
+        self.get(&path, "latest quotes").await
     }
 
     pub async fn account(&mut self) -> Result<Account, AlpacaError> {

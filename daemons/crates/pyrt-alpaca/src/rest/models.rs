@@ -139,3 +139,45 @@ pub struct ReplaceRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_order_id: Option<String>,
 }
+
+/// One print from the historical trades endpoint (Alpaca's one-letter keys).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HistoricalTrade {
+    #[serde(rename = "t")]
+    pub timestamp: Timestamp,
+    #[serde(rename = "p")]
+    pub price: Price,
+    #[serde(rename = "s")]
+    pub size: Qty,
+    #[serde(rename = "i", default)]
+    pub id: u64,
+}
+
+/// A page of `/v2/stocks/trades`; Alpaca sends `null` rather than `{}` when nothing matched.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TradesPage {
+    #[serde(default)]
+    pub trades: Option<std::collections::HashMap<String, Vec<HistoricalTrade>>>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HistoricalQuote {
+    #[serde(rename = "t")]
+    pub timestamp: Timestamp,
+    #[serde(rename = "bp")]
+    pub bid_price: Price,
+    #[serde(rename = "bs")]
+    pub bid_size: Qty,
+    #[serde(rename = "ap")]
+    pub ask_price: Price,
+    #[serde(rename = "as")]
+    pub ask_size: Qty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LatestQuotes {
+    #[serde(default)]
+    pub quotes: std::collections::HashMap<String, HistoricalQuote>,
+}
