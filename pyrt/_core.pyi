@@ -161,6 +161,18 @@ class _Indicators:
 
 indicators: _Indicators
 
+class _Features:
+    """``pyrt._core.features``: the strategy daemon's feature vector over recorded quotes."""
+
+    FEATURE_NAMES: list[str]
+
+    @staticmethod
+    def quote_features(
+        bid: _F64, ask: _F64, bid_size: _F64, ask_size: _F64
+    ) -> npt.NDArray[np.float32]: ...
+
+features: _Features
+
 MAX_DAEMONS: Final[int]
 
 class ControlBlock:
