@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pyrt_journal::Journal;
-use pyrt_ring::{QueueConsumer, RingError, WaitStrategy};
+use pyrt_ring::{ControlBlock, QueueConsumer, RingError, WaitStrategy};
 use pyrt_telemetry::Counter;
-use pyrt_types::{OrderIntent, Timestamp};
+use pyrt_types::{IntentAction, OrderIntent, Timestamp};
 use tokio::sync::mpsc;
 
 /// Why exec refused an intent without sending it.
@@ -24,6 +24,8 @@ pub enum Refusal {
     UnknownSymbol,
     /// Side, type, time in force or action is not a valid code.
     Malformed,
+    /// The kill switch is set: only cancels go out.
+    KillSwitch,
 }
 
 impl Refusal {
@@ -34,6 +36,7 @@ impl Refusal {
             Self::Unstamped => 1,
             Self::UnknownSymbol => 2,
             Self::Malformed => 3,
+            Self::KillSwitch => 4,
         }
     }
 }
@@ -64,6 +67,9 @@ pub struct IntakeCounters {
 #[derive(Debug)]
 pub struct IntakeConfig {
     pub ring: PathBuf,
+    /// Read for the kill switch: a second line of defence behind risk, for intents already in
+    /// the ring when the switch was set.
+    pub control: ControlBlock,
     pub wait: WaitStrategy,
     pub stamp_key: u64,
     pub symbols: usize,
@@ -86,11 +92,13 @@ fn check(intent: &OrderIntent, config: &IntakeConfig) -> Result<(), Refusal> {
         && intent.order_type().is_ok()
         && intent.time_in_force().is_ok()
         && intent.action().is_ok();
-    if valid {
-        Ok(())
-    } else {
-        Err(Refusal::Malformed)
+    if !valid {
+        return Err(Refusal::Malformed);
     }
+    if intent.action() != Ok(IntentAction::Cancel) && config.control.kill_switch() {
+        return Err(Refusal::KillSwitch);
+    }
+    Ok(())
 }
 
 struct Intaker {

@@ -29,7 +29,7 @@ use pyrt_alpaca::rest::{RestClient, RestConfig};
 use pyrt_alpaca::stream::Backoff;
 use pyrt_alpaca::stream::trading::{TradeUpdate, TradeUpdates};
 use pyrt_journal::Journal;
-use pyrt_ring::{ControlBlock, DaemonState, QueueProducer, WaitStrategy};
+use pyrt_ring::{ControlBlock, DaemonState, QueueProducer, WaitStrategy, names};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
 use pyrt_types::{IntentAction, OrderIntent, OrderStatus, Price, RawEvent, SymbolTable, Timestamp};
@@ -40,16 +40,8 @@ use crate::orders::{Execution, Orders};
 
 /// The exec daemon's slot in the control block.
 pub const CONTROL_SLOT: usize = 3;
-/// The order ring, written by risk.
-pub const ORDER_RING: &str = "order.ring";
 /// Most intents made durable by one journal commit.
 const INTAKE_BATCH: u64 = 64;
-
-/// The fill queue of one consumer: `fill.<consumer>.ring` in the runtime directory.
-#[must_use]
-pub fn fill_ring(runtime_dir: &Path, consumer: &str) -> PathBuf {
-    runtime_dir.join(format!("fill.{consumer}.ring"))
-}
 
 #[derive(Debug, Clone)]
 pub struct ExecConfig {
@@ -107,7 +99,7 @@ impl Outbox {
         let mut queues = Vec::with_capacity(config.fill_consumers.len());
         for consumer in &config.fill_consumers {
             let producer = QueueProducer::open(
-                &fill_ring(&config.runtime_dir, consumer),
+                &names::fill(&config.runtime_dir, consumer),
                 config.fill_capacity,
                 config.wait,
             )?;
@@ -523,7 +515,7 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
             source,
         })?;
     }
-    let control = ControlBlock::open_or_create(&config.runtime_dir.join("control"))?;
+    let control = ControlBlock::open_or_create(&config.runtime_dir.join(names::CONTROL))?;
     control.register(CONTROL_SLOT, "exec", std::process::id())?;
     control.set_state(CONTROL_SLOT, DaemonState::Starting)?;
 
@@ -569,7 +561,7 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
     exec.outbox.drain();
 
     let mut shutdown = pin!(shutdown);
-    let heartbeat_control = ControlBlock::attach(&config.runtime_dir.join("control"))?;
+    let heartbeat_control = ControlBlock::attach(&config.runtime_dir.join(names::CONTROL))?;
     let heartbeat_every = config.heartbeat;
     let heartbeat = tokio::spawn(async move {
         let mut tick = tokio::time::interval(heartbeat_every);
@@ -597,7 +589,8 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
     let stop = Arc::new(AtomicBool::new(false));
     let intake = intake::spawn(
         IntakeConfig {
-            ring: config.runtime_dir.join(ORDER_RING),
+            ring: config.runtime_dir.join(names::ORDER),
+            control: ControlBlock::attach(&config.runtime_dir.join(names::CONTROL))?,
             wait: config.wait,
             stamp_key: control.stamp_key(),
             symbols: config.symbols.len(),

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pyrt_alpaca::rest::{Credentials, RestConfig};
-use pyrt_exec::{ExecConfig, ORDER_RING, fill_ring, run};
-use pyrt_ring::{ControlBlock, QueueConsumer, QueueProducer, RingError, WaitStrategy};
+use pyrt_exec::{ExecConfig, run};
+use pyrt_ring::{ControlBlock, QueueConsumer, QueueProducer, RingError, WaitStrategy, names};
 use pyrt_telemetry::HistogramSpec;
 use pyrt_testkit::{KEY_ID, SECRET_KEY, Simulator, scratch};
 use pyrt_types::{
@@ -123,6 +123,7 @@ impl ExecProcess {
 
 /// The test's side of the rings: risk's stamp key and order ring, a fill consumer.
 struct Risk {
+    control: ControlBlock,
     key: u64,
     orders: QueueProducer,
     fills: Option<QueueConsumer>,
@@ -138,9 +139,10 @@ impl Risk {
         let control = ControlBlock::open_or_create(&run.join("control")).unwrap();
         Self {
             key: control.stamp_key(),
-            orders: QueueProducer::open(&run.join(ORDER_RING), 4096, WAIT).unwrap(),
+            control,
+            orders: QueueProducer::open(&run.join(names::ORDER), 4096, WAIT).unwrap(),
             fills: None,
-            fill_path: fill_ring(&run, CONSUMER),
+            fill_path: names::fill(&run, CONSUMER),
             acks: HashMap::new(),
             filled: HashMap::new(),
         }
@@ -301,7 +303,12 @@ fn orders_flow_out_fills_come_back_and_unstamped_intents_never_leave() {
     risk.send(&replayed);
     risk.collect_until(Duration::from_secs(60), |r| r.all_filled(3..=12));
 
+    risk.control.set_kill_switch(true, 1);
+    let after_halt = risk.intent(13, IntentAction::New, true);
+    risk.send(&after_halt);
+    risk.collect_until(Duration::from_secs(30), |r| r.acks.contains_key(&13));
     let refused = |seq: u64| risk.acks[&seq][0];
+    assert_eq!(refused(13).reject_code, 4, "kill switch");
     assert_eq!(refused(1).status().unwrap(), OrderStatus::Rejected);
     assert_eq!(refused(1).reject_code, 1, "unstamped");
     assert_eq!(refused(2).reject_code, 2, "unknown symbol");

@@ -16,6 +16,7 @@
 mod broadcast;
 mod control;
 mod layout;
+pub mod names;
 #[cfg(feature = "python")]
 pub mod python;
 mod queue;

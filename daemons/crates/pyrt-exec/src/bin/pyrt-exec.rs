@@ -5,9 +5,7 @@ use std::time::Duration;
 use pyrt_alpaca::rest::RestConfig;
 use pyrt_exec::{ExecConfig, run};
 use pyrt_launch::{Launch, run_until_signal};
-
-/// Who reads the fill queues: risk books positions, strategy sees its orders' outcomes.
-const FILL_CONSUMERS: [&str; 2] = ["risk", "strategy"];
+use pyrt_ring::names;
 
 fn main() -> anyhow::Result<()> {
     let launch = Launch::start("exec")?;
@@ -17,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     let config = ExecConfig {
         runtime_dir: launch.runtime_dir.clone(),
         state_dir: launch.state_dir.clone(),
-        fill_consumers: FILL_CONSUMERS.map(str::to_owned).to_vec(),
+        fill_consumers: names::FILL_CONSUMERS.map(str::to_owned).to_vec(),
         fill_capacity: appliance.rings.fill,
         rest,
         symbols: appliance.universe.symbols.clone(),
