@@ -22,6 +22,7 @@ const FIFO_PRIORITY: i32 = 50;
 
 #[derive(Debug)]
 pub struct Launch {
+    pub config_path: PathBuf,
     pub appliance: ApplianceConfig,
     pub daemon: Daemon,
     pub runtime_dir: PathBuf,
@@ -68,11 +69,20 @@ impl Launch {
             arg(&args, flag).map_or_else(|| PathBuf::from(configured), PathBuf::from)
         };
         Ok(Self {
+            config_path: PathBuf::from(&config_path),
             runtime_dir: dir("--runtime-dir", &appliance.appliance.runtime_dir),
             state_dir: dir("--state-dir", &appliance.appliance.state_dir),
             appliance,
             daemon,
         })
+    }
+
+    /// Where relative paths in the configuration (the risk limits file) are resolved.
+    #[must_use]
+    pub fn config_dir(&self) -> PathBuf {
+        self.config_path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
     }
 
     /// The broker keys, from the environment or systemd credentials (never the config file).
@@ -135,4 +145,13 @@ where
         });
         daemon(shutdown).await.map_err(anyhow::Error::from)
     })
+}
+
+/// For daemons with a synchronous loop (strategy, risk): a flag that SIGTERM or SIGINT sets.
+pub fn stop_on_signal() -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))?;
+    }
+    Ok(stop)
 }

@@ -193,7 +193,8 @@ events! {
         action: u8,
         reserved: [u8; 6],
     }
-    /// Strategy output: a desired position change with the model's score.
+    /// Strategy output: the position wanted in `header.symbol` (`target_qty` long, or short
+    /// when `side` is sell; zero is flat) with the model's score. Risk sizes the order.
     Signal = 5 {
         ts_event: Timestamp,
         signal_seq: u64,
