@@ -74,7 +74,7 @@ lint-rust:
 lint-python: $(STAMPS)/venv
 	$(VENV)/bin/ruff check pyrt research tests
 	$(VENV)/bin/ruff format --check pyrt research tests
-	$(VENV)/bin/mypy --strict pyrt
+	$(VENV)/bin/mypy --strict pyrt research
 
 test-rust:
 	@cd $(CARGO_DIR) && if command -v cargo-nextest >/dev/null; then \

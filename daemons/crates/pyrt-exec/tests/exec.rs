@@ -301,7 +301,7 @@ fn orders_flow_out_fills_come_back_and_unstamped_intents_never_leave() {
     }
     let replayed = risk.intent(5, IntentAction::New, true);
     risk.send(&replayed);
-    risk.collect_until(Duration::from_secs(60), |r| r.all_filled(3..=12));
+    risk.collect_until(Duration::from_mins(1), |r| r.all_filled(3..=12));
 
     risk.control.set_kill_switch(true, 1);
     let after_halt = risk.intent(13, IntentAction::New, true);
@@ -344,11 +344,11 @@ fn a_killed_exec_restarts_and_every_intent_reaches_the_venue_exactly_once() {
         let intent = risk.intent(seq, IntentAction::New, true);
         risk.send(&intent);
     }
-    risk.collect_until(Duration::from_secs(60), |r| r.acks.len() >= 200);
+    risk.collect_until(Duration::from_mins(1), |r| r.acks.len() >= 200);
     exec.kill_hard();
     let acked_before_kill = risk.acks.len();
     let exec = ExecProcess::spawn(&dir, &sim);
-    risk.collect_until(Duration::from_secs(120), |r| r.all_filled(1..=N));
+    risk.collect_until(Duration::from_mins(2), |r| r.all_filled(1..=N));
     exec.stop();
 
     let (submissions, accepted, venue_fills) = venue_view(&sim);
@@ -394,7 +394,7 @@ fn injected_broker_faults_cause_no_duplicate_and_no_lost_fill() {
         let intent = risk.intent(seq, IntentAction::New, true);
         risk.send(&intent);
     }
-    risk.collect_until(Duration::from_secs(120), |r| r.all_filled(1..=N));
+    risk.collect_until(Duration::from_mins(2), |r| r.all_filled(1..=N));
     exec.stop();
     let (submissions, accepted, venue_fills) = venue_view(&sim);
     assert_eq!(accepted, N);

@@ -124,7 +124,7 @@ fn after_a_dropped_feed_the_gap_is_backfilled_through_rest_without_duplicates() 
     let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-backfill", true);
     let mut trade_ids: Vec<u64> = Vec::new();
     let (mut gaps, mut backfilled) = (0, 0);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while gaps < 2 || trade_ids.len() < 150 {
         assert!(
             Instant::now() < deadline,

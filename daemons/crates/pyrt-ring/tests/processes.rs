@@ -13,7 +13,7 @@ use pyrt_ring::{
 use pyrt_types::{OrderIntent, RawEvent, SymbolId, Timestamp};
 
 const WAIT: WaitStrategy = WaitStrategy::Park;
-const LONG: Duration = Duration::from_secs(60);
+const LONG: Duration = Duration::from_mins(1);
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pyrt-ring-{}-{name}", std::process::id()));

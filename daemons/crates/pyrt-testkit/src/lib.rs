@@ -29,6 +29,57 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The project's virtualenv Python, or `None` (test skipped) outside CI before `make setup`.
+#[must_use]
+pub fn python() -> Option<PathBuf> {
+    let python = repo().join(".venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run `make setup` before the Rust tests"
+    );
+    eprintln!("skipping: no .venv (run `make setup`)");
+    None
+}
+
+/// Runs `python -m <module> <args>` in the repository; panics with its stderr if it fails.
+pub fn run_python(module: &str, args: &[&str]) {
+    let python = python().expect("the virtualenv");
+    let output = Command::new(python)
+        .arg("-m")
+        .arg(module)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "python -m {module} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `libonnxruntime.so` from the `onnxruntime` wheel in the virtualenv.
+#[must_use]
+pub fn onnxruntime_library() -> Option<PathBuf> {
+    let lib = repo().join(".venv/lib");
+    let site = std::fs::read_dir(lib).ok()?.flatten().find_map(|d| {
+        let capi = d.path().join("site-packages/onnxruntime/capi");
+        capi.is_dir().then_some(capi)
+    })?;
+    std::fs::read_dir(site)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so."))
+        })
+}
+
 /// A fresh scratch directory for one test.
 #[must_use]
 pub fn scratch(name: &str) -> PathBuf {
@@ -49,15 +100,7 @@ impl Simulator {
     /// (test skipped) only outside CI when `make setup` has not created the virtualenv.
     #[must_use]
     pub fn start(extra: &[&str]) -> Option<Self> {
-        let python = repo().join(".venv/bin/python");
-        if !python.exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run `make setup` before the Rust tests"
-            );
-            eprintln!("skipping: no .venv (run `make setup`)");
-            return None;
-        }
+        let python = python()?;
         let port = free_port();
         let child = Command::new(python)
             .args(["-m", "pyrt.cli", "sim", "--port", &port.to_string()])
