@@ -12,6 +12,9 @@ pub mod python;
 
 use pyrt_indicators::{Ema, Indicator, IndicatorError, RollingVolatility, Rsi, ZScore};
 
+/// A feature period the indicators refuse.
+pub use pyrt_indicators::IndicatorError as FeatureError;
+
 /// Names in vector order; a model manifest's feature schema must list exactly these.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
     "ret_1_bps",

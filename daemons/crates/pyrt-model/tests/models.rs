@@ -52,7 +52,10 @@ fn a_trained_model_loads_and_predicts() {
         .predict(&[5.0, 2.0, 0.7, 3.0, 1.5, 0.1, 0.9, 0.2])
         .unwrap();
     assert!(a.is_finite() && b.is_finite());
-    assert!((a - b).abs() > f32::EPSILON, "the prediction depends on the input");
+    assert!(
+        (a - b).abs() > f32::EPSILON,
+        "the prediction depends on the input"
+    );
 }
 
 #[test]
