@@ -61,6 +61,8 @@ pub struct ExecConfig {
     pub reconcile_every: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// HDR interval log of the stage latencies, and how often an interval is written.
+    pub hdr_log: Option<(PathBuf, Duration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -529,6 +531,11 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
     let _server = config
         .metrics
         .map(|addr| telemetry.serve(addr))
+        .transpose()?;
+    let _hdr_log = config
+        .hdr_log
+        .as_ref()
+        .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
     let mut exec = Exec {
         rest: RestClient::new(&config.rest)?,

@@ -50,6 +50,7 @@ fn config(runtime_dir: &Path, state_dir: &Path, base_url: &str) -> ExecConfig {
             max_ns: 10_000_000_000,
             significant_figures: 3,
         },
+        hdr_log: None,
     }
 }
 

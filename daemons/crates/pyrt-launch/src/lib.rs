@@ -27,6 +27,7 @@ pub struct Launch {
     pub daemon: Daemon,
     pub runtime_dir: PathBuf,
     pub state_dir: PathBuf,
+    pub log_dir: PathBuf,
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -41,7 +42,7 @@ impl Launch {
         let args: Vec<String> = std::env::args().collect();
         let Some(config_path) = arg(&args, "--config") else {
             bail!(
-                "usage: pyrt-{name} --config appliance.toml [--runtime-dir DIR] [--state-dir DIR]"
+                "usage: pyrt-{name} --config appliance.toml [--runtime-dir DIR] [--state-dir DIR] [--log-dir DIR]"
             );
         };
         let appliance = pyrt_config::load_appliance(&PathBuf::from(&config_path))
@@ -72,6 +73,7 @@ impl Launch {
             config_path: PathBuf::from(&config_path),
             runtime_dir: dir("--runtime-dir", &appliance.appliance.runtime_dir),
             state_dir: dir("--state-dir", &appliance.appliance.state_dir),
+            log_dir: dir("--log-dir", &appliance.appliance.log_dir),
             appliance,
             daemon,
         })
@@ -111,6 +113,17 @@ impl Launch {
     #[must_use]
     pub fn metrics(&self) -> Option<SocketAddr> {
         Some(([127, 0, 0, 1], self.daemon.metrics_port).into())
+    }
+
+    /// `<log_dir>/<daemon>.hlog`, written every `[telemetry] interval_s`.
+    #[must_use]
+    pub fn hdr_log(&self, daemon: &str) -> Option<(PathBuf, Duration)> {
+        if let Err(e) = std::fs::create_dir_all(&self.log_dir) {
+            eprintln!("{daemon}: no HDR log ({}: {e})", self.log_dir.display());
+            return None;
+        }
+        let every = Duration::from_secs(u64::from(self.appliance.telemetry.interval_s));
+        Some((self.log_dir.join(format!("{daemon}.hlog")), every))
     }
 
     #[must_use]

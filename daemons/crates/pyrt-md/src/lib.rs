@@ -42,6 +42,8 @@ pub struct MdConfig {
     pub heartbeat: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// HDR interval log of the stage latencies, and how often an interval is written.
+    pub hdr_log: Option<(PathBuf, Duration)>,
     /// Where to fetch what a gap missed; `None` publishes the gap only.
     pub backfill: Option<BackfillConfig>,
 }
@@ -228,6 +230,11 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
     let _server = config
         .metrics
         .map(|addr| telemetry.serve(addr))
+        .transpose()?;
+    let _hdr_log = config
+        .hdr_log
+        .as_ref()
+        .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
     let mut pipe = Pipeline {
         books: L1Books::with_symbols(symbols.len()),

@@ -42,6 +42,7 @@ fn start_md(
             max_ns: 10_000_000_000,
             significant_figures: 3,
         },
+        hdr_log: None,
         backfill: backfill.then(|| BackfillConfig {
             rest: RestConfig::new(sim.http_url(), credentials),
             feed: "iex".into(),

@@ -46,6 +46,8 @@ pub struct RiskdConfig {
     pub heartbeat: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// HDR interval log of the stage latencies, and how often an interval is written.
+    pub hdr_log: Option<(PathBuf, Duration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +281,11 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
     let _server = config
         .metrics
         .map(|addr| telemetry.serve(addr))
+        .transpose()?;
+    let _hdr_log = config
+        .hdr_log
+        .as_ref()
+        .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
     let rejects = Reject::ALL
         .iter()

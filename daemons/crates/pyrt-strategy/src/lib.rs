@@ -45,6 +45,8 @@ pub struct StrategyConfig {
     pub heartbeat: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// HDR interval log of the stage latencies, and how often an interval is written.
+    pub hdr_log: Option<(PathBuf, Duration)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +286,11 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
     let _server = config
         .metrics
         .map(|addr| telemetry.serve(addr))
+        .transpose()?;
+    let _hdr_log = config
+        .hdr_log
+        .as_ref()
+        .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
     let runtime = config.onnxruntime.as_deref().and_then(|library| {
         Runtime::load(library)

@@ -249,6 +249,55 @@ impl Telemetry {
     pub fn interval_log(&self, path: &Path) -> Result<IntervalLog, TelemetryError> {
         IntervalLog::open(path, Arc::clone(&self.shared))
     }
+
+    /// Writes an interval to the HDR log at `path` every `every`, from a thread of its own (off
+    /// the hot path), and a last one when the returned logger is dropped.
+    pub fn log_intervals(
+        &self,
+        path: &Path,
+        every: Duration,
+    ) -> Result<IntervalLogger, TelemetryError> {
+        let mut log = self.interval_log(path)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("hdr-log".into())
+            .spawn(move || {
+                let mut last = std::time::Instant::now();
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if last.elapsed() >= every {
+                        last = std::time::Instant::now();
+                        let _ = log.write_interval();
+                    }
+                }
+                let _ = log.write_interval();
+            })
+            .map_err(|source| TelemetryError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(IntervalLogger {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+/// The thread behind [`Telemetry::log_intervals`]; stops (after a final interval) on drop.
+#[derive(Debug)]
+pub struct IntervalLogger {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for IntervalLogger {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 fn answer(mut stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {

@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         reconcile_every: Duration::from_secs(1),
         metrics: launch.metrics(),
         histogram: launch.histogram(),
+        hdr_log: launch.hdr_log("exec"),
     };
     run_until_signal(|shutdown| run(config, shutdown))
 }

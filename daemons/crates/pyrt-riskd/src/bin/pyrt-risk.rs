@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
         heartbeat: launch.heartbeat(),
         metrics: launch.metrics(),
         histogram: launch.histogram(),
+        hdr_log: launch.hdr_log("risk"),
     };
     let stop = stop_on_signal()?;
     run(&config, &stop)?;

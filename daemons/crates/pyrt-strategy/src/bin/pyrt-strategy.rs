@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         heartbeat: launch.heartbeat(),
         metrics: launch.metrics(),
         histogram: launch.histogram(),
+        hdr_log: launch.hdr_log("strategy"),
     };
     let stop = stop_on_signal()?;
     run(&config, &stop)?;
