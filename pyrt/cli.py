@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from pyrt import latency, status
+from pyrt import latency, status, supervisor
 from pyrt.config.load import check_file
 from pyrt.sim.cli import sim
 
@@ -20,6 +20,14 @@ latency_app.command("report")(latency.report)
 app.add_typer(latency_app, name="latency")
 app.command("status")(status.status)
 app.command("sim")(sim)
+app.command("up")(supervisor.up_command)
+app.command("down")(supervisor.down_command)
+app.command("halt")(supervisor.halt_command)
+app.command("resume")(supervisor.resume_command)
+app.command("flatten")(supervisor.flatten_command)
+model_app = typer.Typer(no_args_is_help=True, help="Models of the strategy daemon.")
+model_app.command("rollback")(supervisor.rollback_command)
+app.add_typer(model_app, name="model")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

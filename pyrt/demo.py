@@ -6,19 +6,19 @@ for it rather than by a list kept by hand.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
+import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from pyrt import _core
+from pyrt import latency
+from pyrt.session import Report, Session, equity
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -57,6 +57,10 @@ COMPONENTS = (
     Component("strategy daemon", 7, "binary", "pyrt-strategy"),
     Component("risk daemon", 7, "binary", "pyrt-risk"),
     Component("supervisor", 7, "module", "pyrt.supervisor"),
+    Component("features (live = research)", 7, "path", "daemons/crates/pyrt-features"),
+    Component("ONNX models (ort) and training", 7, "module", "research.train_model"),
+    Component("systemd backend", 7, "path", "systemd/pyrt-md.service"),
+    Component("crypto depth stream in the simulator", 7, "path", "pyrt/sim/crypto.py"),
     Component("backtester", 8, "module", "research.backtest"),
 )
 
@@ -74,60 +78,6 @@ def check_config(console: Console) -> bool:
     return result.returncode == 0
 
 
-def replay_daily_bars(console: Console) -> None:
-    """Reads Alpaca v2 daily bars through the live path's types: exact prices, ns timestamps."""
-    folder = SHARED_DATA / "seed_alpaca_daily"
-    if not folder.is_dir():
-        console.print(f"[yellow]no market data at {folder}; skipping the bar replay[/]")
-        return
-    symbols = _core.SymbolTable()
-    table = Table(title="Alpaca daily bars through pyrt._core (exact fixed point, Rust indicators)")
-    for column in (
-        "symbol",
-        "id",
-        "bars",
-        "first",
-        "last",
-        "last close",
-        "dollar volume",
-        "SMA20",
-        "RSI14",
-    ):
-        table.add_column(column, justify="right" if column != "symbol" else "left")
-    for path in sorted(folder.glob("*.csv")):
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        if not rows:
-            continue
-        symbol_id = symbols.intern(rows[0]["symbol"])
-        stamps = [_core.Timestamp(row["timestamp"]) for row in rows]
-        closes = [_core.Price(row["close"]) for row in rows]
-        # A day's dollar volume of a large stock (~$10 billion) is beyond Notional's ±$9.2 billion
-        # (sized for an account's money), so market statistics are summed as exact Decimals.
-        turnover = sum(
-            (
-                c.to_decimal() * _core.Qty(row["volume"]).to_decimal()
-                for c, row in zip(closes, rows, strict=True)
-            ),
-            Decimal(0),
-        )
-        # Indicators are features, not money: floats from the exact prices.
-        series = np.array([c.to_float() for c in closes])
-        table.add_row(
-            rows[0]["symbol"],
-            str(symbol_id),
-            str(len(rows)),
-            str(min(stamps)),
-            str(max(stamps)),
-            str(closes[-1]),
-            f"{turnover:,.0f}",
-            f"{_core.indicators.sma(series, 20)[-1]:.2f}",
-            f"{_core.indicators.rsi(series, 14)[-1]:.1f}",
-        )
-    console.print(table)
-    console.print(f"event size {_core.EVENT_SIZE} B, layout hash {_core.LAYOUT_HASH:#018x}")
-
-
 def report_components(console: Console) -> None:
     table = Table(title="py_rt components")
     table.add_column("component")
@@ -139,21 +89,78 @@ def report_components(console: Console) -> None:
     console.print(table)
 
 
+def print_report(console: Console, report: Report, seconds: float) -> None:
+    table = Table(title=f"session ({seconds:.0f} s on the simulator)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("orders at the broker", str(report.orders)),
+        ("orders filled", str(report.filled_orders)),
+        ("fills published by exec", str(report.fills)),
+        ("signals (strategy)", f"{report.counters['strategy'].get('signals{sent}', 0):.0f}"),
+        ("intents (risk)", f"{report.counters['risk'].get('intents{sent}', 0):.0f}"),
+        ("md events published", f"{report.counters['md'].get('events{published}', 0):.0f}"),
+        ("P&L after flatten (equity end - start)", f"{report.pnl:,.2f}"),
+        (
+            "positions before halt",
+            ", ".join(f"{k} {v}" for k, v in report.positions_before_halt.items()) or "none",
+        ),
+        ("halt confirmed by broker", f"{report.halt_confirmed}"),
+        ("model now", str(report.model.get("model"))),
+        ("model generation", str(report.model.get("generation"))),
+        ("model history", " → ".join(report.model.get("history", []))),
+        ("models refused", "; ".join(report.model.get("refused", [])) or "none"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    rejects = Table(title="risk rejects by reason")
+    rejects.add_column("reason")
+    rejects.add_column("count", justify="right")
+    for reason, count in sorted(report.rejects.items()):
+        rejects.add_row(reason, f"{count:.0f}")
+    if not report.rejects:
+        rejects.add_row("(none)", "0")
+    console.print(rejects)
+    console.print(latency.table(report.latency))
+
+
+def run_session(console: Console, seconds: float, directory: Path) -> Report:
+    console.print(f"training two XGBoost models on real BTCUSDT quotes into {directory}/staging")
+    session = Session.prepare(directory)
+    console.print(f"models {session.models}; {session.models[0]} published before start")
+    states = session.start()
+    console.print(f"supervisord: {states}")
+    start_equity = equity(session.layout)
+    started = time.monotonic()
+    time.sleep(seconds / 2)
+    console.print("halfway: publishing a corrupt model, then " + session.models[1])
+    session.swap_models()
+    time.sleep(max(0.0, seconds / 2 - 1))
+    report = session.finish(start_equity)
+    html = directory / "report.html"
+    png = directory / "latency.png"
+    if report.latency:
+        latency.plot(report.latency, png)
+        latency.write_html(report.latency, png, html)
+    print_report(console, report, time.monotonic() - started)
+    console.print(f"HTML report: {html}; logs: {session.layout.log_dir}")
+    return report
+
+
 def main() -> int:
     # Wide enough for the tables when the output is a pipe or a CI log rather than a terminal.
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.rule("py_rt demo")
-    config_ok = check_config(console)
-    replay_daily_bars(console)
+    if not check_config(console):
+        return 1
     report_components(console)
+    seconds = float(os.environ.get("PYRT_DEMO_SECONDS", "60"))
+    report = run_session(console, seconds, ROOT / ".demo")
     missing = [c for c in COMPONENTS if not c.present()]
     if missing:
-        console.print(
-            "The appliance cannot trade end to end yet: "
-            + ", ".join(c.name for c in missing)
-            + " still to be built (see the issues above). Nothing was simulated in their place."
-        )
-    return 0 if config_ok else 1
+        console.print("Not built yet: " + ", ".join(c.name for c in missing) + ".")
+    return 0 if report.halt_confirmed.get("open_orders") == 0 else 1
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ struct ModelSlot {
     scorer: Scorer,
     name: String,
     history: Vec<String>,
-    last_error: Option<String>,
+    /// The latest refusals, "name: reason", oldest first.
+    refused: Vec<String>,
 }
 
 impl ModelSlot {
@@ -135,7 +136,7 @@ impl ModelSlot {
             "model": self.name,
             "generation": generation,
             "history": self.history,
-            "last_error": self.last_error,
+            "refused": self.refused,
             "updated": Timestamp::now().to_string(),
         });
         let tmp = path.with_extension("tmp");
@@ -310,7 +311,7 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             scorer: Scorer::Rule,
             name: "rule:ema_gap".into(),
             history: Vec::new(),
-            last_error: None,
+            refused: Vec::new(),
         },
         rule_qty: config.rule_qty,
         signals: QueueProducer::open(
@@ -364,7 +365,6 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
                 Ok(()) => {
                     let generation = control.model_generation() + 1;
                     control.set_model_generation(generation);
-                    strategy.slot.last_error = None;
                     strategy.metrics.swaps.add(1);
                     eprintln!("strategy: model {name} swapped in (generation {generation})");
                 }
@@ -374,7 +374,11 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
                         "strategy: model {name} refused, keeping {}: {reason}",
                         strategy.slot.name
                     );
-                    strategy.slot.last_error = Some(format!("{name}: {reason}"));
+                    let refused = &mut strategy.slot.refused;
+                    refused.push(format!("{name}: {reason}"));
+                    if refused.len() > 10 {
+                        refused.remove(0);
+                    }
                 }
             }
             strategy
