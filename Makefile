@@ -81,7 +81,9 @@ test-rust:
 	  cargo nextest run --workspace --no-fail-fast; else cargo test --workspace --no-fail-fast; fi
 
 # pytest exits 5 when it collects nothing; an empty selection is not a failure, a failed test is.
+# The end-to-end tests run the daemons' debug builds under supervisord.
 test-python: setup
+	cd $(CARGO_DIR) && cargo build --bins --quiet
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 

@@ -37,6 +37,14 @@ from pyrt.config.models import ApplianceConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_DIR = ROOT / "daemons" / "target" / "release"
+
+
+def binary_dir() -> Path:
+    """Where the daemon binaries are: the release build, or ``PYRT_BIN_DIR`` (tests use the
+    debug build)."""
+    return Path(os.environ.get("PYRT_BIN_DIR", RELEASE_DIR))
+
+
 DEFAULT_CONFIG = ROOT / "config" / "appliance.toml"
 CREDENTIALS_FILE = "credentials.json"
 #: Start order: the venue first, then whoever creates the rings the others read.
@@ -148,7 +156,7 @@ def supervisord_conf(layout: Layout, key: str, secret: str) -> str:
         )
     library = onnxruntime_library()
     for name, binary in DAEMON_BINARIES.items():
-        path = RELEASE_DIR / binary
+        path = binary_dir() / binary
         if not path.is_file():
             raise SupervisorError(f"{path} is missing: build the daemons (make demo does)")
         env = dict(keys)

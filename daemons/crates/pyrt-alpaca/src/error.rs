@@ -43,6 +43,8 @@ pub enum AlpacaError {
     Decode { what: &'static str, reason: String },
     #[error("stream protocol: {0}")]
     Protocol(String),
+    #[error("not sent: the order gate is closed (kill switch)")]
+    Halted,
 }
 
 impl AlpacaError {

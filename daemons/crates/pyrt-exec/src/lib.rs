@@ -179,6 +179,7 @@ struct Exec {
 
 fn reject_code(error: &AlpacaError) -> u16 {
     match error {
+        AlpacaError::Halted => intake::Refusal::KillSwitch.code(),
         AlpacaError::InsufficientBuyingPower(_) => 403,
         AlpacaError::NotFound(_) => 404,
         AlpacaError::NotCancelable(_) | AlpacaError::DuplicateClientOrderId(_) => 422,
@@ -537,8 +538,11 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
         .as_ref()
         .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
+    let mut rest = RestClient::new(&config.rest)?;
+    let gate = ControlBlock::attach(&config.runtime_dir.join(names::CONTROL))?;
+    rest.set_order_gate(Box::new(move || !gate.kill_switch()));
     let mut exec = Exec {
-        rest: RestClient::new(&config.rest)?,
+        rest,
         orders,
         symbols,
         journal: event_journal,

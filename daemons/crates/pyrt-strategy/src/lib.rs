@@ -389,8 +389,10 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             fills = QueueConsumer::attach(&fill_path, config.wait).ok();
         }
         if let Some(queue) = fills.as_mut() {
-            while queue.try_pop().is_some() {
-                strategy.metrics.fills.add(1);
+            while let Some(event) = queue.try_pop() {
+                if event.as_event::<pyrt_types::Fill>().is_some() {
+                    strategy.metrics.fills.add(1);
+                }
             }
         }
         if md.is_none() && md_path.exists() {

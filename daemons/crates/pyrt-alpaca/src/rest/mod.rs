@@ -95,7 +95,13 @@ pub struct RestClient {
     bucket: TokenBucket,
     timeout: Duration,
     max_attempts: u32,
+    order_gate: Option<OrderGate>,
 }
+
+/// Consulted right before every new or replacing order is written; `false` refuses it with
+/// [`AlpacaError::Halted`]. exec ties it to the kill switch, so an order held back by the rate
+/// limit or a retry never goes out after a halt.
+pub type OrderGate = Box<dyn Fn() -> bool + Send>;
 
 impl fmt::Debug for RestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -142,6 +148,7 @@ impl RestClient {
             bucket: TokenBucket::new(config.requests_per_minute, config.burst),
             timeout: config.timeout,
             max_attempts: config.max_attempts.max(1),
+            order_gate: None,
         })
     }
 
@@ -240,6 +247,11 @@ impl RestClient {
         loop {
             attempt += 1;
             self.bucket.take().await;
+            // Checked after the wait for a token, immediately before the order is written: the
+            // wait can be long, and a halt during it must hold the order back.
+            if matches!(method, Method::POST | Method::PATCH) && path.starts_with("/v2/orders") {
+                self.order_allowed()?;
+            }
             let outcome = self.send_once(&method, path, body.as_ref()).await;
             let error = match outcome {
                 Ok(r) if (200..300).contains(&r.status) => return Ok(r.body),
@@ -365,6 +377,17 @@ impl RestClient {
             let _ = write!(path, "&page_token={}", encode_query(token));
         }
         self.get(&path, "fill activities").await
+    }
+
+    pub fn set_order_gate(&mut self, gate: OrderGate) {
+        self.order_gate = Some(gate);
+    }
+
+    fn order_allowed(&self) -> Result<(), AlpacaError> {
+        match &self.order_gate {
+            Some(gate) if !gate() => Err(AlpacaError::Halted),
+            _ => Ok(()),
+        }
     }
 
     /// Submits an order exactly once, whatever the network does (see the module documentation).
