@@ -7,6 +7,7 @@ fill is lost; halt with flatten is confirmed by the broker and no order reaches 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -44,10 +45,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 class Broker:
     def __init__(self, s: Session) -> None:
-        stored = (s.layout.runtime_dir / "credentials.json").read_text()
-        import json
-
-        keys = json.loads(stored)
+        keys = json.loads((s.layout.runtime_dir / "credentials.json").read_text())
         self.url = s.layout.appliance.broker.trading_base_url
         self.headers = {
             "APCA-API-KEY-ID": keys["key_id"],
@@ -81,7 +79,10 @@ def test_a_session_end_to_end(session: Session) -> None:
     broker = Broker(session)
     strategy_port = session.metrics_port("strategy")
 
-    wait_for("filled orders", lambda: sum(o["status"] == "filled" for o in broker.our_orders()) >= 3)
+    def filled() -> int:
+        return sum(o["status"] == "filled" for o in broker.our_orders())
+
+    wait_for("filled orders", lambda: filled() >= 3)
 
     # Models: a corrupt one is refused and the running model kept; a good one is swapped in.
     session.swap_models()
@@ -93,7 +94,7 @@ def test_a_session_end_to_end(session: Session) -> None:
     # Limits: an invalid file is refused on reload and trading goes on under the old limits.
     limits = session.directory / "risk_limits.toml"
     good = limits.read_text()
-    limits.write_text(good.replace('max_open_orders = 50', 'max_open_orders = "many"'))
+    limits.write_text(good.replace("max_open_orders = 50", 'max_open_orders = "many"'))
     block = _core.ControlBlock(str(session.layout.runtime_dir / "control"))
     block.bump_config_generation()
     risk_port = session.metrics_port("risk")
@@ -105,8 +106,10 @@ def test_a_session_end_to_end(session: Session) -> None:
     os.kill(pid, signal.SIGKILL)
     wait_for(
         "exec back",
-        lambda: program_states(session.layout).get("exec") == "RUNNING"
-        and supervisorctl(session.layout, "pid", "exec").stdout.strip() not in ("", str(pid)),
+        lambda: (
+            program_states(session.layout).get("exec") == "RUNNING"
+            and supervisorctl(session.layout, "pid", "exec").stdout.strip() not in ("", str(pid))
+        ),
     )
     before = len(broker.our_orders())
     wait_for("orders after the restart", lambda: len(broker.our_orders()) >= before + 3)
@@ -124,6 +127,4 @@ def test_a_session_end_to_end(session: Session) -> None:
     late = broker.our_orders()[after_halt:]
     assert not late, f"orders reached the broker after halt: {late}"
     assert block.kill_switch
-    rejected = scrape(risk_port).get("rejects{kill_switch}", 0)
-    assert rejected >= 0
     assert Path(session.layout.log_dir / "exec.hlog").exists()
