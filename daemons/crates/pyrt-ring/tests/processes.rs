@@ -341,9 +341,12 @@ fn broadcast_across_processes_is_ordered_and_accounts_for_every_message() {
     assert_eq!(
         delivered + lost,
         200_000,
-        "every message is either delivered or counted as lost"
+        "every message is either delivered or counted as lost (newest {newest})"
     );
-    assert_eq!(newest, 200_000);
+    // The last report may be a loss (the reader lapped at the very end), so the newest delivered
+    // message can be older than the last one published; the reader must still end at the head.
+    assert!(newest <= 200_000);
+    assert_eq!(reader.position(), 200_000);
 }
 
 #[test]
