@@ -88,10 +88,12 @@ struct Pipeline {
     malformed: Counter,
     gaps: Counter,
     backfilled: Counter,
-    /// Newest `ts_event` published, where a backfill starts.
+    /// Newest trade `ts_event` published, where a backfill starts.
     newest: Timestamp,
-    /// Live trades and quotes up to here were already published by a backfill.
-    backfilled_until: Timestamp,
+    /// Live trades up to here were already published by a backfill.
+    trades_until: Timestamp,
+    /// Live quotes up to here are older than the snapshot a backfill published.
+    quotes_until: Timestamp,
 }
 
 fn ts_event(event: &RawEvent) -> Option<Timestamp> {
@@ -113,18 +115,25 @@ impl Pipeline {
             &self.malformed,
             &mut self.newest,
         );
-        let backfilled_until = self.backfilled_until;
+        let (trades_until, quotes_until) = (self.trades_until, self.quotes_until);
         let parsed = stream.parse(frame, &self.symbols, received, |item| match item {
             Item::Event(event) => {
                 let ts = ts_event(&event);
-                if ts.is_some_and(|ts| ts <= backfilled_until) {
+                let covered = if event.as_event::<Trade>().is_some() {
+                    trades_until
+                } else {
+                    quotes_until
+                };
+                if ts.is_some_and(|ts| ts <= covered) {
                     return;
                 }
                 if let Some(quote) = event.as_event::<Quote>() {
                     books.update(quote);
                 }
                 ring.publish(&event);
-                *newest = ts.map_or(*newest, |ts| ts.max(*newest));
+                if event.as_event::<Trade>().is_some() {
+                    *newest = ts.map_or(*newest, |ts| ts.max(*newest));
+                }
                 published += 1;
             }
             Item::UnknownSymbol(_) => unknown.add(1),
@@ -159,7 +168,8 @@ impl Pipeline {
         let symbols = names.join(",");
         let start = Timestamp::from_unix_nanos(self.newest.unix_nanos() + 1).to_string();
         let now = Timestamp::now();
-        let mut until = self.newest;
+        let mut trades_until = self.newest;
+        let mut quotes_until = self.newest;
         let mut events: Vec<RawEvent> = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -177,7 +187,7 @@ impl Pipeline {
                     trade.price = t.price;
                     trade.size = t.size;
                     trade.trade_id = t.id;
-                    until = until.max(t.timestamp);
+                    trades_until = trades_until.max(t.timestamp);
                     events.push(RawEvent::from_event(&trade));
                 }
             }
@@ -200,7 +210,7 @@ impl Pipeline {
             quote.bid_size = q.bid_size;
             quote.ask_price = q.ask_price;
             quote.ask_size = q.ask_size;
-            until = until.max(q.timestamp);
+            quotes_until = quotes_until.max(q.timestamp);
             self.books.update(&quote);
             events.push(RawEvent::from_event(&quote));
         }
@@ -208,8 +218,9 @@ impl Pipeline {
             self.ring.publish(event);
         }
         self.backfilled.add(events.len() as u64);
-        self.newest = until;
-        self.backfilled_until = until;
+        self.newest = trades_until;
+        self.trades_until = trades_until;
+        self.quotes_until = quotes_until;
         Ok(())
     }
 }
@@ -248,7 +259,8 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
         gaps: telemetry.counter("gaps", "disconnected")?,
         backfilled: telemetry.counter("events", "backfilled")?,
         newest: Timestamp::EPOCH,
-        backfilled_until: Timestamp::EPOCH,
+        trades_until: Timestamp::EPOCH,
+        quotes_until: Timestamp::EPOCH,
     };
     let mut backfill = config
         .backfill
