@@ -156,7 +156,8 @@ def main() -> int:
         return 1
     report_components(console)
     seconds = float(os.environ.get("PYRT_DEMO_SECONDS", "60"))
-    report = run_session(console, seconds, ROOT / ".demo")
+    directory = Path(os.environ.get("PYRT_DEMO_DIR", ROOT / ".demo"))
+    report = run_session(console, seconds, directory)
     missing = [c for c in COMPONENTS if not c.present()]
     if missing:
         console.print("Not built yet: " + ", ".join(c.name for c in missing) + ".")
