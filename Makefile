@@ -45,7 +45,7 @@ $(STAMPS)/uv: | $(STAMPS)
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv
 	@touch $@
 
-$(STAMPS)/venv: pyproject.toml uv.lock $(STAMPS)/uv
+$(STAMPS)/venv: pyproject.toml uv.lock $(STAMPS)/uv $(STAMPS)/apt
 	uv sync --frozen --quiet
 	@touch $@
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from pyrt import latency, status, supervisor
+from pyrt import latency, status, supervisor, systemd_backend
 from pyrt.config.load import check_file
 from pyrt.sim.cli import sim
 
@@ -21,6 +21,8 @@ app.add_typer(latency_app, name="latency")
 app.command("status")(status.status)
 app.command("sim")(sim)
 app.command("up")(supervisor.up_command)
+app.command("install-units")(systemd_backend.install_units_command)
+app.command("supervise")(systemd_backend.supervise_command)
 app.command("down")(supervisor.down_command)
 app.command("halt")(supervisor.halt_command)
 app.command("resume")(supervisor.resume_command)

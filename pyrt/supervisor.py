@@ -300,11 +300,23 @@ def _layout(config: Path) -> Layout:
         raise typer.Exit(2) from exc
 
 
-def up_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Start the simulator (sim mode) and every daemon under supervisord."""
+BackendOption = Annotated[
+    str, typer.Option(help="supervisord (development, CI, demo) or systemd (the host)")
+]
+
+
+def up_command(
+    config: ConfigOption = DEFAULT_CONFIG, backend: BackendOption = "supervisord"
+) -> None:
+    """Start the simulator (sim mode) and every daemon."""
     layout = _layout(config)
     try:
-        states = up(layout)
+        if backend == "systemd":
+            from pyrt import systemd_backend  # noqa: PLC0415 - imports this module
+
+            states = systemd_backend.up()
+        else:
+            states = up(layout)
     except (SupervisorError, subprocess.CalledProcessError) as exc:
         out.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
@@ -316,8 +328,15 @@ def up_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
     out.print(table)
 
 
-def down_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Stop every daemon cleanly, then supervisord."""
+def down_command(
+    config: ConfigOption = DEFAULT_CONFIG, backend: BackendOption = "supervisord"
+) -> None:
+    """Stop every daemon cleanly (and supervisord)."""
+    if backend == "systemd":
+        from pyrt import systemd_backend  # noqa: PLC0415 - imports this module
+
+        out.print(f"down: {systemd_backend.down()}")
+        return
     down(_layout(config))
     out.print("down")
 

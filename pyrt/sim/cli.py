@@ -9,6 +9,7 @@ import typer
 from aiohttp import web
 
 from pyrt.config import ConfigError, load_appliance
+from pyrt.secrets import MissingSecretError, load_alpaca_credentials
 from pyrt.sim import Faults, SimConfig, build, describe, generated_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,15 @@ def sim(
         raise typer.Exit(2) from exc
     host = host or appliance.sim.host
     port = port or appliance.sim.port
-    generated = generated_keys()
+    # Keys handed to the process (environment or systemd LoadCredential=) are the ones clients
+    # will use; otherwise make some up for this run.
+    try:
+        given = load_alpaca_credentials(
+            appliance.broker.key_id_env, appliance.broker.secret_key_env
+        )
+        generated = (given.key_id.get_secret_value(), given.secret_key.get_secret_value())
+    except MissingSecretError:
+        generated = generated_keys()
     pace = ticks_per_second(speed or appliance.sim.speed)
     sim_config = SimConfig(
         key_id or generated[0],
