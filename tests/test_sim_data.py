@@ -119,7 +119,7 @@ def test_stock_data_stream_delivers_quotes_and_trades(sim: Running) -> None:
     thread.start()
     deadline = time.monotonic() + 20
     while (
-        not any(subs["quotes"] for _, subs in sim.sim.data.subscribers.values())
+        not any(subs["quotes"] for _, subs in sim.sim.data.hub.subscribers.values())
         and time.monotonic() < deadline
     ):  # type: ignore[union-attr]
         time.sleep(0.05)

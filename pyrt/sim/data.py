@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import msgpack
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from pyrt import _core
 from pyrt.sim.market import DailyBar, Tick
+from pyrt.sim.stream import StreamHub
 from pyrt.sim.venue import CODE_VALIDATION, VenueError, rfc3339
 
 MAX_LIMIT = 10_000
-CHANNELS = ("trades", "quotes", "bars")
+STOCK_CHANNELS = ("trades", "quotes", "bars")
+
+
+def STOCK_REPLY(subscriptions: dict[str, set[str]]) -> dict[str, list[str]]:  # noqa: N802
+    """The stock stream's subscription reply beyond the subscribed channels."""
+    trades = sorted(subscriptions["trades"])
+    return {
+        "updatedBars": [],
+        "dailyBars": [],
+        "statuses": [],
+        "lulds": [],
+        "corrections": trades,
+        "cancelErrors": trades,
+    }
 
 
 def number(value: Decimal) -> float | int:
@@ -134,13 +146,10 @@ class MarketData:
         self, daily: dict[str, list[DailyBar]], key_id: str, secret_key: str, drop_after: int = 0
     ) -> None:
         self.daily = daily
-        #: Fault injection: close a stream connection after this many messages (0 = never).
-        self.drop_after = drop_after
-        self.sent: dict[web.WebSocketResponse, int] = {}
         self.key_id = key_id
         self.secret_key = secret_key
         self.recorded = Recorded()
-        self.subscribers: dict[web.WebSocketResponse, tuple[bool, dict[str, set[str]]]] = {}
+        self.hub = StreamHub(key_id, secret_key, STOCK_CHANNELS, STOCK_REPLY, drop_after)
 
     def register(self, app: web.Application) -> None:
         r = app.router
@@ -248,128 +257,17 @@ class MarketData:
 
     # ---- stream -----------------------------------------------------------------------------
 
-    async def send(
-        self, ws: web.WebSocketResponse, packed: bool, messages: list[dict[str, Any]]
-    ) -> None:
-        if packed:
-            await ws.send_bytes(msgpack.packb(messages, use_bin_type=True, datetime=False))
-        else:
-            await ws.send_str(json.dumps(messages))
-
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=30)
-        await ws.prepare(request)
-        packed = "msgpack" in request.headers.get("Content-Type", "")
-        subscriptions: dict[str, set[str]] = {c: set() for c in CHANNELS}
-        authenticated = (
-            request.headers.get("APCA-API-KEY-ID") == self.key_id
-            and request.headers.get("APCA-API-SECRET-KEY") == self.secret_key
-        )
-        await self.send(ws, packed, [{"T": "success", "msg": "connected"}])
-        if authenticated:
-            await self.send(ws, packed, [{"T": "success", "msg": "authenticated"}])
-        async for message in ws:
-            if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                break
-            try:
-                data = (
-                    msgpack.unpackb(message.data)
-                    if message.type == WSMsgType.BINARY
-                    else json.loads(message.data)
-                )
-            except (
-                ValueError,
-                TypeError,
-                msgpack.ExtraData,
-                msgpack.FormatError,
-                msgpack.StackError,
-            ):
-                await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
-                continue
-            if not isinstance(data, dict):
-                await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
-                continue
-            authenticated = await self.control(ws, packed, data, authenticated, subscriptions)
-        self.subscribers.pop(ws, None)
-        return ws
-
-    async def control(
-        self,
-        ws: web.WebSocketResponse,
-        packed: bool,
-        data: dict[str, Any],
-        authenticated: bool,
-        subscriptions: dict[str, set[str]],
-    ) -> bool:
-        """Answers one client message (auth, subscribe, unsubscribe); returns the auth state."""
-        action = data.get("action")
-        if action == "auth":
-            if authenticated:
-                await self.send(
-                    ws, packed, [{"T": "error", "code": 403, "msg": "already authenticated"}]
-                )
-            elif data.get("key") == self.key_id and data.get("secret") == self.secret_key:
-                authenticated = True
-                await self.send(ws, packed, [{"T": "success", "msg": "authenticated"}])
-            else:
-                await self.send(ws, packed, [{"T": "error", "code": 402, "msg": "auth failed"}])
-        elif action in {"subscribe", "unsubscribe"}:
-            if not authenticated:
-                await self.send(
-                    ws, packed, [{"T": "error", "code": 401, "msg": "not authenticated"}]
-                )
-                return authenticated
-            for channel in CHANNELS:
-                symbols = data.get(channel) or []
-                if not isinstance(symbols, list):
-                    continue
-                chosen = {s for s in symbols if isinstance(s, str)}
-                if action == "subscribe":
-                    subscriptions[channel] |= chosen
-                else:
-                    subscriptions[channel] -= chosen
-            self.subscribers[ws] = (packed, subscriptions)
-            await self.send(
-                ws,
-                packed,
-                [
-                    {
-                        "T": "subscription",
-                        **{c: sorted(subscriptions[c]) for c in CHANNELS},
-                        "updatedBars": [],
-                        "dailyBars": [],
-                        "statuses": [],
-                        "lulds": [],
-                        "corrections": sorted(subscriptions["trades"]),
-                        "cancelErrors": sorted(subscriptions["trades"]),
-                    }
-                ],
-            )
-        else:
-            await self.send(ws, packed, [{"T": "error", "code": 400, "msg": "invalid syntax"}])
-        return authenticated
+        return await self.hub.stream(request)
 
     async def publish(self, tick: Tick, ns: int) -> None:
         trade, quote = self.recorded.add(tick, ns)
-        for ws, (packed, subs) in list(self.subscribers.items()):
-            batch = []
-            for channel, kind, item in (("quotes", "q", quote), ("trades", "t", trade)):
-                if tick.symbol in subs[channel] or "*" in subs[channel]:
-                    message = {"T": kind, "S": tick.symbol, **item}
-                    if packed:
-                        message["t"] = msgpack.Timestamp.from_unix_nano(ns)
-                    batch.append(message)
-            if batch and not ws.closed:
-                await self.send(ws, packed, batch)
-                self.sent[ws] = self.sent.get(ws, 0) + len(batch)
-                if self.drop_after and self.sent[ws] >= self.drop_after:
-                    self.subscribers.pop(ws, None)
-                    self.sent.pop(ws, None)
-                    await ws.close()
+        await self.hub.deliver(
+            tick.symbol, [("quotes", {"T": "q", **quote}), ("trades", {"T": "t", **trade})], ns
+        )
 
     async def close(self) -> None:
-        for ws in list(self.subscribers):
-            await ws.close(code=1001, message=b"server shutdown")
+        await self.hub.close()
 
 
 def aggregate(series: list[DailyBar], timeframe: str) -> list[DailyBar]:

@@ -65,6 +65,9 @@ fn main() -> anyhow::Result<()> {
     while let Some(event) = orders.try_pop() {
         intents += u64::from(event.as_event::<OrderIntent>().is_some());
     }
-    println!("{}", serde_json::json!({"quotes": quotes, "intents": intents}));
+    println!(
+        "{}",
+        serde_json::json!({"quotes": quotes, "intents": intents})
+    );
     Ok(())
 }
