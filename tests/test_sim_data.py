@@ -8,11 +8,13 @@ import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.live.crypto import CryptoDataStream
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.requests import (
     StockBarsRequest,
@@ -24,6 +26,8 @@ from alpaca.data.requests import (
 from alpaca.data.timeframe import TimeFrame
 from conftest import KEY, SECRET, Running
 from websockets.sync.client import connect
+
+from pyrt.sim import SimConfig, build
 
 
 def data_client(sim: Running) -> StockHistoricalDataClient:
@@ -156,3 +160,52 @@ def test_stream_protocol_errors_in_json(sim: Running) -> None:
         assert Decimal(str(batch[0]["ap"])) == Decimal("400.02")
         ws.send(json.dumps({"action": "unsubscribe", "quotes": ["*"]}))
         assert json.loads(ws.recv())[0]["quotes"] == []
+
+
+def test_crypto_stream_replays_real_order_books_to_alpaca_py() -> None:
+    running = Running(build(SimConfig(KEY, SECRET), crypto_speed=40.0))
+    books: list[Any] = []
+    quotes: list[Any] = []
+    trades: list[Any] = []
+    stream = CryptoDataStream(
+        KEY, SECRET, url_override=f"ws://127.0.0.1:{running.port}/v1beta3/crypto/us"
+    )
+
+    async def on_book(b: Any) -> None:
+        books.append(b)
+
+    async def on_quote(q: Any) -> None:
+        quotes.append(q)
+
+    async def on_trade(t: Any) -> None:
+        trades.append(t)
+
+    stream.subscribe_orderbooks(on_book, "BTC/USD")
+    stream.subscribe_quotes(on_quote, "BTC/USD")
+    stream.subscribe_trades(on_trade, "BTC/USD")
+    thread = threading.Thread(target=stream.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while (len(books) < 50 or not quotes or not trades) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stream.stop()
+    running.stop()
+    assert len(books) >= 50, len(books)
+    assert quotes, "quotes"
+    assert trades, "trades"
+    assert books[0].reset, "a subscriber's first order book is the full book"
+    assert len(books[0].bids) > 100
+    bids: dict[float, float] = {}
+    asks: dict[float, float] = {}
+    for book in books:
+        if book.reset:
+            bids.clear()
+            asks.clear()
+        for side, levels in ((bids, book.bids), (asks, book.asks)):
+            for level in levels:
+                if level.size == 0:
+                    side.pop(level.price, None)
+                else:
+                    side[level.price] = level.size
+        assert max(bids) < min(asks), "the rebuilt book is never crossed"
+    assert 50_000 < max(bids) < 70_000, "BTC in August 2024"

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pyrt import _core
+from pyrt.sim.crypto import CryptoFeed
 from pyrt.sim.data import MarketData
 from pyrt.sim.market import DEFAULT_DATA, intraday_path, load_daily_bars
 from pyrt.sim.server import Faults, SimConfig, Simulator, describe
@@ -27,6 +28,7 @@ def build(
     max_fill_fraction_bps: int = 10_000,
     reject_every_nth: int = 0,
     replay: bool = True,
+    crypto_speed: float = 10.0,
 ) -> Simulator:
     """A simulator over the symbols of the real daily bars."""
     bars = load_daily_bars(data_dir or Path(os.environ.get("PYRT_SHARED_DATA", DEFAULT_DATA)))
@@ -41,8 +43,18 @@ def build(
         assets, initial_cash=initial_cash, engine_factory=engine, reject_every_nth=reject_every_nth
     )
     faults = config.faults or Faults()
+    crypto = CryptoFeed(
+        config.key_id,
+        config.secret_key,
+        data_dir or Path(os.environ.get("PYRT_SHARED_DATA", DEFAULT_DATA)),
+        speed=crypto_speed,
+    )
     data = MarketData(
-        bars, config.key_id, config.secret_key, drop_after=faults.drop_data_stream_after
+        bars,
+        config.key_id,
+        config.secret_key,
+        drop_after=faults.drop_data_stream_after,
+        crypto=crypto if replay else None,
     )
     return Simulator(venue, config, intraday_path(bars, seed) if replay else None, data)
 

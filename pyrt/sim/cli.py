@@ -61,6 +61,9 @@ def sim(
         int, typer.Option(help="partial fills: share of displayed size per quote")
     ] = 10_000,
     requests_per_minute: Annotated[int, typer.Option(help="REST rate limit")] = 200,
+    crypto_speed: Annotated[
+        float, typer.Option(help="crypto order-book replay, times real time")
+    ] = 10.0,
     speed: Annotated[
         str | None,
         typer.Option(help='replay pace: "realtime" (1 tick/s), a factor of it, or "max"'),
@@ -104,6 +107,7 @@ def sim(
         data_dir=data_dir,
         max_fill_fraction_bps=fill_fraction_bps,
         reject_every_nth=reject_every,
+        crypto_speed=crypto_speed,
     )
     typer.echo(describe(host, port, sim_config))
     web.run_app(simulator.app, host=host, port=port, print=None)

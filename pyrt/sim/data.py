@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from pyrt import _core
+from pyrt.sim.crypto import CryptoFeed
 from pyrt.sim.market import DailyBar, Tick
 from pyrt.sim.stream import StreamHub
 from pyrt.sim.venue import CODE_VALIDATION, VenueError, rfc3339
@@ -143,8 +144,15 @@ class MarketData:
     """The data endpoints and stream, sharing the simulator's app and replay."""
 
     def __init__(
-        self, daily: dict[str, list[DailyBar]], key_id: str, secret_key: str, drop_after: int = 0
+        self,
+        daily: dict[str, list[DailyBar]],
+        key_id: str,
+        secret_key: str,
+        drop_after: int = 0,
+        crypto: CryptoFeed | None = None,
     ) -> None:
+        #: The crypto stream on real recorded order books, when the recordings are present.
+        self.crypto = crypto
         self.daily = daily
         self.key_id = key_id
         self.secret_key = secret_key
@@ -162,6 +170,8 @@ class MarketData:
         r.add_get("/v2/stocks/snapshots", self.snapshots)
         r.add_get("/v2/iex", self.stream)
         r.add_get("/v2/sip", self.stream)
+        if self.crypto is not None:
+            self.crypto.register(app)
 
     def symbols(self, request: web.Request) -> list[str]:
         raw = request.query.get("symbols", "")
@@ -268,6 +278,8 @@ class MarketData:
 
     async def close(self) -> None:
         await self.hub.close()
+        if self.crypto is not None:
+            await self.crypto.hub.close()
 
 
 def aggregate(series: list[DailyBar], timeframe: str) -> list[DailyBar]:

@@ -129,7 +129,7 @@ class Simulator:
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         # Websockets authenticate in-band.
-        if request.path in {"/stream", "/v2/iex", "/v2/sip"}:
+        if request.path in {"/stream", "/v2/iex", "/v2/sip", "/v1beta3/crypto/us"}:
             response: web.StreamResponse = await handler(request)
             return response
         if not self.authorized(request):
@@ -459,13 +459,16 @@ class Simulator:
     async def start_market(self, app: web.Application) -> None:
         if self.ticks is not None:
             app["market"] = asyncio.create_task(self.run_market())
+            if self.data is not None and self.data.crypto is not None:
+                app["crypto"] = asyncio.create_task(self.data.crypto.run())
 
     async def stop_market(self, app: web.Application) -> None:
-        task = app.get("market")
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for name in ("market", "crypto"):
+            task = app.get(name)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def run_market(self) -> None:
         interval = 1.0 / self.config.ticks_per_second if self.config.ticks_per_second > 0 else 0.0
