@@ -100,6 +100,10 @@ def print_report(console: Console, report: Report, seconds: float) -> None:
         ("signals (strategy)", f"{report.counters['strategy'].get('signals{sent}', 0):.0f}"),
         ("intents (risk)", f"{report.counters['risk'].get('intents{sent}', 0):.0f}"),
         ("md events published", f"{report.counters['md'].get('events{published}', 0):.0f}"),
+        (
+            "crypto book quotes scored, not traded",
+            f"{report.counters['strategy'].get('scores{not_traded}', 0):.0f}",
+        ),
         ("P&L after flatten (equity end - start)", f"{report.pnl:,.2f}"),
         (
             "positions before halt",

@@ -70,6 +70,9 @@ class Broker(Strict):
     # The name of an environment variable, not a secret.
     secret_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "APCA_API_SECRET_KEY"  # noqa: S105
     requests_per_minute: Annotated[int, Field(ge=1, le=200)] = 180
+    crypto_stream_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/\S*)?$")] = (
+        "wss://stream.data.alpaca.markets/v1beta3/crypto/us"
+    )
 
 
 class Sim(Strict):
@@ -82,6 +85,9 @@ class Sim(Strict):
 
 class Universe(Strict):
     symbols: Annotated[list[Symbol], Field(min_length=1, max_length=4096)]
+    # Crypto pairs whose order books md follows (data only: the strategy scores them, no orders).
+    # Their ids come after the equities'.
+    crypto: Annotated[list[Symbol], Field(max_length=64)] = Field(default_factory=list)
 
 
 class Daemon(Strict):

@@ -68,6 +68,12 @@ pub struct Broker {
     pub secret_key_env: String,
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
+    #[serde(default = "default_crypto_stream_url")]
+    pub crypto_stream_url: String,
+}
+
+fn default_crypto_stream_url() -> String {
+    "wss://stream.data.alpaca.markets/v1beta3/crypto/us".into()
 }
 
 fn default_host() -> String {
@@ -100,6 +106,17 @@ pub struct Sim {
 #[serde(deny_unknown_fields)]
 pub struct Universe {
     pub symbols: Vec<String>,
+    /// Crypto pairs md follows for their order books (data only); ids after the equities'.
+    #[serde(default)]
+    pub crypto: Vec<String>,
+}
+
+impl Universe {
+    /// Every symbol in id order: the equities, then the crypto pairs.
+    #[must_use]
+    pub fn all(&self) -> Vec<String> {
+        self.symbols.iter().chain(&self.crypto).cloned().collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -16,15 +16,19 @@ use std::path::PathBuf;
 use std::pin::pin;
 use std::time::Duration;
 
+use pyrt_alpaca::AlpacaError;
 use pyrt_alpaca::md::Item;
 use pyrt_alpaca::rest::{Credentials, RestClient, RestConfig};
 use pyrt_alpaca::stream::Backoff;
 use pyrt_alpaca::stream::market::{Encoding, MarketDataStream, Subscription};
-use pyrt_book::L1Books;
+use pyrt_book::{L1Books, L2Book};
 use pyrt_ring::{BroadcastProducer, ControlBlock, DaemonState};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
-use pyrt_types::{FLAG_BACKFILL, Gap, Quote, RawEvent, SymbolId, SymbolTable, Timestamp, Trade};
+use pyrt_types::{
+    BookAction, BookDelta, FLAG_BACKFILL, Gap, Quote, RawEvent, SymbolId, SymbolTable, Timestamp,
+    Trade, events::FLAG_LAST_IN_BATCH,
+};
 
 /// The md daemon's slot in the control block.
 pub const CONTROL_SLOT: usize = 0;
@@ -42,6 +46,9 @@ pub struct MdConfig {
     pub heartbeat: Duration,
     pub metrics: Option<SocketAddr>,
     pub histogram: HistogramSpec,
+    /// Crypto pairs whose trades and order books are followed (ids after the equities').
+    pub crypto: Vec<String>,
+    pub crypto_stream_url: Option<String>,
     /// HDR interval log of the stage latencies, and how often an interval is written.
     pub hdr_log: Option<(PathBuf, Duration)>,
     /// Where to fetch what a gap missed; `None` publishes the gap only.
@@ -68,12 +75,52 @@ pub enum MdError {
     Backfill(#[from] pyrt_alpaca::AlpacaError),
 }
 
-fn gap(lost: u64) -> RawEvent {
-    let mut event = Gap::with_header(Timestamp::now(), SymbolId(u32::MAX));
+fn gap(lost: u64, symbol: SymbolId) -> RawEvent {
+    let mut event = Gap::with_header(Timestamp::now(), symbol);
     event.ts_event = Timestamp::now();
     event.lost_messages = lost;
     event.reason = GAP_DISCONNECTED;
     RawEvent::from_event(&event)
+}
+
+/// The crypto pairs' L2 books.
+struct Depth<'a> {
+    books: &'a mut [L2Book],
+    first_id: usize,
+    crossed: &'a Counter,
+}
+
+impl Depth<'_> {
+    /// Applies one order-book delta; after the last delta of an update, returns the book's top
+    /// as a quote (the strategy and risk price from it).
+    fn apply(&mut self, delta: &BookDelta, received: Timestamp) -> Option<Quote> {
+        let index = (delta.header.symbol.0 as usize).checked_sub(self.first_id)?;
+        let book = self.books.get_mut(index)?;
+        match (delta.action(), delta.side()) {
+            (Ok(BookAction::Clear), _) => book.clear(),
+            (Ok(_), Ok(side)) => {
+                book.set(side, delta.price, delta.size);
+            }
+            _ => return None,
+        }
+        if delta.header.flags & FLAG_LAST_IN_BATCH == 0 {
+            return None;
+        }
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
+            return None;
+        };
+        if bid.price >= ask.price {
+            self.crossed.add(1);
+            return None;
+        }
+        let mut quote = Quote::with_header(received, delta.header.symbol);
+        quote.ts_event = delta.ts_event;
+        quote.bid_price = bid.price;
+        quote.bid_size = bid.qty;
+        quote.ask_price = ask.price;
+        quote.ask_size = ask.qty;
+        Some(quote)
+    }
 }
 
 /// Frame to ring: what the daemon does for every frame, with its counters.
@@ -81,7 +128,13 @@ struct Pipeline {
     symbols: SymbolTable,
     ring: BroadcastProducer,
     books: L1Books,
+    /// L2 books of the crypto pairs, indexed by symbol id minus `first_depth_id`.
+    depth: Vec<L2Book>,
+    first_depth_id: usize,
     latency: StageRecorder,
+    /// Last delta of a book update applied → top-of-book quote published.
+    book_latency: StageRecorder,
+    crossed: Counter,
     frames: Counter,
     events: Counter,
     unknown: Counter,
@@ -108,13 +161,19 @@ impl Pipeline {
         let received = Timestamp::now();
         self.frames.add(1);
         let mut published = 0;
-        let (ring, books, unknown, malformed, newest) = (
+        let (ring, books, unknown, malformed, newest, book_latency) = (
             &mut self.ring,
             &mut self.books,
             &self.unknown,
             &self.malformed,
             &mut self.newest,
+            &mut self.book_latency,
         );
+        let mut depth = Depth {
+            books: &mut self.depth,
+            first_id: self.first_depth_id,
+            crossed: &self.crossed,
+        };
         let (trades_until, quotes_until) = (self.trades_until, self.quotes_until);
         let parsed = stream.parse(frame, &self.symbols, received, |item| match item {
             Item::Event(event) => {
@@ -131,6 +190,15 @@ impl Pipeline {
                     books.update(quote);
                 }
                 ring.publish(&event);
+                if let Some(delta) = event.as_event::<BookDelta>()
+                    && let Some(top) = depth.apply(delta, received)
+                {
+                    books.update(&top);
+                    ring.publish(&RawEvent::from_event(&top));
+                    published += 1;
+                    let elapsed = Timestamp::now().unix_nanos() - received.unix_nanos();
+                    book_latency.record(u64::try_from(elapsed).unwrap_or(0));
+                }
                 if event.as_event::<Trade>().is_some() {
                     *newest = ts.map_or(*newest, |ts| ts.max(*newest));
                 }
@@ -149,9 +217,26 @@ impl Pipeline {
         self.latency.record(u64::try_from(elapsed).unwrap_or(0));
     }
 
-    fn on_disconnect(&mut self) {
-        self.ring.publish(&gap(0));
+    /// A lost feed: a `Gap` for every symbol (`None`) or for each of `symbols`, and their books
+    /// cleared until the feed sends them whole again.
+    fn on_disconnect(&mut self, symbols: Option<&[SymbolId]>) {
+        match symbols {
+            None => self.ring.publish(&gap(0, SymbolId(u32::MAX))),
+            Some(ids) => {
+                for &id in ids {
+                    self.ring.publish(&gap(0, id));
+                    if let Some(book) = self.depth_book(id) {
+                        book.clear();
+                    }
+                }
+            }
+        }
         self.gaps.add(1);
+    }
+
+    fn depth_book(&mut self, id: SymbolId) -> Option<&mut L2Book> {
+        let index = (id.0 as usize).checked_sub(self.first_depth_id)?;
+        self.depth.get_mut(index)
     }
 
     /// Publishes the trades printed since the newest event before the gap, then every symbol's
@@ -225,10 +310,66 @@ impl Pipeline {
     }
 }
 
+/// One websocket session: equities (trades and quotes, with REST backfill after a gap) or crypto
+/// (trades and order books).
+struct Feed {
+    name: &'static str,
+    url: String,
+    subscription: Subscription,
+    stream: Option<MarketDataStream>,
+    backoff: Backoff,
+    retry_at: tokio::time::Instant,
+    connected_once: bool,
+    /// Symbols a loss of this feed makes stale: `None` for all.
+    stale: Option<Vec<SymbolId>>,
+}
+
+impl Feed {
+    fn new(
+        name: &'static str,
+        url: String,
+        subscription: Subscription,
+        stale: Option<Vec<SymbolId>>,
+    ) -> Self {
+        Self {
+            name,
+            url,
+            subscription,
+            stream: None,
+            backoff: Backoff::new(Duration::from_secs(30)),
+            retry_at: tokio::time::Instant::now(),
+            connected_once: false,
+            stale,
+        }
+    }
+
+    /// The next frame, or never while disconnected.
+    async fn next_frame(stream: Option<&mut MarketDataStream>) -> Result<Vec<u8>, AlpacaError> {
+        match stream {
+            Some(stream) => stream.next_frame().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn lost(&mut self, error: &AlpacaError) {
+        eprintln!("md: {} feed lost: {error}", self.name);
+        self.stream = None;
+        // Alpaca allows one stream per account and may not have released the old one yet: never
+        // reconnect in a tight loop.
+        self.retry_at = tokio::time::Instant::now() + self.backoff.next_delay();
+    }
+}
+
 /// Runs until `shutdown` completes.
 #[allow(clippy::too_many_lines)] // one linear start-up sequence and one session loop
 pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result<(), MdError> {
-    let symbols = SymbolTable::from_names(config.symbols.iter().map(String::as_str))?;
+    let names: Vec<&str> = config
+        .symbols
+        .iter()
+        .chain(&config.crypto)
+        .map(String::as_str)
+        .collect();
+    let symbols = SymbolTable::from_names(names.iter().copied())?;
     std::fs::create_dir_all(&config.runtime_dir).map_err(|source| pyrt_ring::RingError::Io {
         path: config.runtime_dir.clone(),
         source,
@@ -247,17 +388,22 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
         .as_ref()
         .map(|(path, every)| telemetry.log_intervals(path, *every))
         .transpose()?;
+    let equities = config.symbols.len();
     let mut pipe = Pipeline {
         books: L1Books::with_symbols(symbols.len()),
+        depth: (0..config.crypto.len()).map(|_| L2Book::new()).collect(),
+        first_depth_id: equities,
         symbols,
         ring,
         latency: telemetry.stage("frame_to_published")?,
+        book_latency: telemetry.stage("book_to_quote")?,
         frames: telemetry.counter("frames", "received")?,
         events: telemetry.counter("events", "published")?,
         unknown: telemetry.counter("messages", "unknown_symbol")?,
         malformed: telemetry.counter("messages", "malformed")?,
         gaps: telemetry.counter("gaps", "disconnected")?,
         backfilled: telemetry.counter("events", "backfilled")?,
+        crossed: telemetry.counter("books", "crossed")?,
         newest: Timestamp::EPOCH,
         trades_until: Timestamp::EPOCH,
         quotes_until: Timestamp::EPOCH,
@@ -267,75 +413,128 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
         .as_ref()
         .map(|b| RestClient::new(&b.rest).map(|client| (client, b)))
         .transpose()?;
-    let subscription = Subscription {
-        trades: config.symbols.clone(),
-        quotes: config.symbols.clone(),
-        ..Subscription::default()
+    let mut stocks = Feed::new(
+        "equities",
+        config.stream_url.clone(),
+        Subscription {
+            trades: config.symbols.clone(),
+            quotes: config.symbols.clone(),
+            ..Subscription::default()
+        },
+        None,
+    );
+    let mut crypto = match &config.crypto_stream_url {
+        Some(url) if !config.crypto.is_empty() => Some(Feed::new(
+            "crypto",
+            url.clone(),
+            Subscription {
+                trades: config.crypto.clone(),
+                orderbooks: config.crypto.clone(),
+                ..Subscription::default()
+            },
+            Some(
+                (equities..names.len())
+                    .map(|i| SymbolId(u32::try_from(i).unwrap_or(u32::MAX)))
+                    .collect(),
+            ),
+        )),
+        _ => None,
     };
-    let mut backoff = Backoff::new(Duration::from_secs(30));
     let mut heartbeat = tokio::time::interval(config.heartbeat);
     let mut shutdown = pin!(shutdown);
-    let mut connected_once = false;
     let watchdog = tokio::spawn(systemd::keep_watchdog_fed());
-    systemd::ready("md ring open; connecting to the feed");
-    'session: loop {
-        let connect = MarketDataStream::connect(
-            &config.stream_url,
-            &config.credentials,
-            config.encoding,
-            &subscription,
-            Duration::from_secs(10),
-        );
-        let mut stream = tokio::select! {
-            () = &mut shutdown => break 'session,
-            result = connect => match result {
-                Ok(stream) => stream,
-                Err(e) => {
-                    eprintln!("md: cannot open the feed: {e}");
-                    control.set_state(CONTROL_SLOT, DaemonState::Degraded)?;
-                    let delay = backoff.next_delay();
-                    tokio::select! {
-                        () = &mut shutdown => break 'session,
-                        () = tokio::time::sleep(delay) => continue 'session,
+    systemd::ready("md ring open; connecting to the feeds");
+    'run: loop {
+        for feed in std::iter::once(&mut stocks).chain(crypto.as_mut()) {
+            if feed.stream.is_some() || tokio::time::Instant::now() < feed.retry_at {
+                continue;
+            }
+            let connect = MarketDataStream::connect(
+                &feed.url,
+                &config.credentials,
+                config.encoding,
+                &feed.subscription,
+                Duration::from_secs(10),
+            );
+            let result = tokio::select! {
+                () = &mut shutdown => break 'run,
+                result = connect => result,
+            };
+            match result {
+                Ok(stream) => {
+                    feed.stream = Some(stream);
+                    if feed.stale.is_none()
+                        && feed.connected_once
+                        && let Some((client, settings)) = backfill.as_mut()
+                        && let Err(e) = pipe.backfill(client, settings).await
+                    {
+                        eprintln!("md: backfill after the gap failed: {e}");
                     }
+                    feed.connected_once = true;
+                    feed.backoff.reset();
+                }
+                Err(e) => {
+                    eprintln!("md: cannot open the {} feed: {e}", feed.name);
+                    feed.retry_at = tokio::time::Instant::now() + feed.backoff.next_delay();
+                }
+            }
+        }
+        let all_up = stocks.stream.is_some() && crypto.as_ref().is_none_or(|f| f.stream.is_some());
+        let state = if all_up {
+            DaemonState::Running
+        } else {
+            DaemonState::Degraded
+        };
+        control.set_state(CONTROL_SLOT, state)?;
+        let retry_at = std::iter::once(&stocks)
+            .chain(crypto.as_ref())
+            .filter(|f| f.stream.is_none())
+            .map(|f| f.retry_at)
+            .min();
+        let crypto_stream = crypto.as_mut().and_then(|f| f.stream.as_mut());
+        tokio::select! {
+            () = &mut shutdown => break 'run,
+            _ = heartbeat.tick() => {
+                control.heartbeat(CONTROL_SLOT)?;
+                pipe.ring.heartbeat();
+                telemetry.flush(&mut pipe.latency);
+                telemetry.flush(&mut pipe.book_latency);
+            }
+            () = async {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            frame = Feed::next_frame(stocks.stream.as_mut()) => match frame {
+                Ok(frame) => {
+                    if let Some(stream) = stocks.stream.as_ref() {
+                        pipe.on_frame(stream, &frame);
+                    }
+                }
+                Err(e) => {
+                    pipe.on_disconnect(None);
+                    stocks.lost(&e);
                 }
             },
-        };
-        if connected_once
-            && let Some((client, settings)) = backfill.as_mut()
-            && let Err(e) = pipe.backfill(client, settings).await
-        {
-            eprintln!("md: backfill after the gap failed: {e}");
-        }
-        connected_once = true;
-        backoff.reset();
-        control.set_state(CONTROL_SLOT, DaemonState::Running)?;
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break 'session,
-                _ = heartbeat.tick() => {
-                    control.heartbeat(CONTROL_SLOT)?;
-                    pipe.ring.heartbeat();
-                    telemetry.flush(&mut pipe.latency);
-                }
-                frame = stream.next_frame() => match frame {
-                    Ok(frame) => pipe.on_frame(&stream, &frame),
-                    Err(e) => {
-                        eprintln!("md: feed lost: {e}");
-                        pipe.on_disconnect();
-                        control.set_state(CONTROL_SLOT, DaemonState::Degraded)?;
-                        // Alpaca allows one stream per account and may not have released the old
-                        // one yet: never reconnect in a tight loop.
-                        let delay = backoff.next_delay();
-                        tokio::select! {
-                            () = &mut shutdown => break 'session,
-                            () = tokio::time::sleep(delay) => continue 'session,
+            frame = Feed::next_frame(crypto_stream) => {
+                if let Some(feed) = crypto.as_mut() {
+                    match frame {
+                        Ok(frame) => {
+                            if let Some(stream) = feed.stream.as_ref() {
+                                pipe.on_frame(stream, &frame);
+                            }
+                        }
+                        Err(e) => {
+                            pipe.on_disconnect(feed.stale.as_deref());
+                            feed.lost(&e);
                         }
                     }
-                },
+                }
             }
         }
     }
+    let connected_once = stocks.connected_once;
     systemd::stopping();
     watchdog.abort();
     if !connected_once {

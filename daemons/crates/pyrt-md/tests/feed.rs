@@ -18,6 +18,7 @@ fn start_md(
     sim: &Simulator,
     name: &str,
     backfill: bool,
+    crypto: bool,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<Result<(), pyrt_md::MdError>>,
@@ -43,6 +44,12 @@ fn start_md(
             significant_figures: 3,
         },
         hdr_log: None,
+        crypto: if crypto {
+            vec!["BTC/USD".into(), "ETH/USD".into()]
+        } else {
+            Vec::new()
+        },
+        crypto_stream_url: crypto.then(|| sim.ws_url("/v1beta3/crypto/us")),
         backfill: backfill.then(|| BackfillConfig {
             rest: RestConfig::new(sim.http_url(), credentials),
             feed: "iex".into(),
@@ -73,7 +80,7 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
     let Some(mut sim) = Simulator::start(&["--speed", "200"]) else {
         return;
     };
-    let (stop, daemon, runtime_dir, mut reader) = start_md(&sim, "md-feed", false);
+    let (stop, daemon, runtime_dir, mut reader) = start_md(&sim, "md-feed", false, false);
     let (mut quotes, mut trades) = (0, 0);
     while quotes < 10 || trades < 10 {
         match reader.read(Duration::from_secs(30)).unwrap() {
@@ -122,7 +129,7 @@ fn after_a_dropped_feed_the_gap_is_backfilled_through_rest_without_duplicates() 
     let Some(sim) = Simulator::start(&["--speed", "200", "--drop-data-stream-after", "60"]) else {
         return;
     };
-    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-backfill", true);
+    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-backfill", true, false);
     let mut trade_ids: Vec<u64> = Vec::new();
     let (mut gaps, mut backfilled) = (0, 0);
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -161,6 +168,50 @@ fn after_a_dropped_feed_the_gap_is_backfilled_through_rest_without_duplicates() 
         u64::try_from(sorted.len()).unwrap(),
         last - first + 1,
         "every print from {first} to {last}"
+    );
+    stop.send(()).unwrap();
+    daemon.join().unwrap().unwrap();
+}
+
+#[test]
+fn crypto_order_books_become_l2_books_and_top_of_book_quotes() {
+    let Some(sim) = Simulator::start(&["--speed", "50", "--crypto-speed", "40"]) else {
+        return;
+    };
+    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-crypto", false, true);
+    let (btc, eth) = (3, 4);
+    let mut deltas = [0u32; 5];
+    let mut tops = [0u32; 5];
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while tops[btc] < 20 || tops[eth] < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "deltas {deltas:?}, quotes {tops:?}"
+        );
+        let Some(Received::Event(e)) = reader.read(Duration::from_secs(30)).unwrap() else {
+            panic!("no event or a lost one");
+        };
+        let id = e.header.symbol.0 as usize;
+        match e.kind().unwrap() {
+            EventKind::BookDelta => deltas[id] += 1,
+            EventKind::Quote if id >= btc => {
+                let q: &Quote = e.as_event().unwrap();
+                assert!(q.bid_price < q.ask_price, "{q:?}");
+                let mid = (q.bid_price.raw() + q.ask_price.raw()) / 2_000_000_000;
+                let range = if id == btc {
+                    50_000..70_000
+                } else {
+                    2_000..3_500
+                };
+                assert!(range.contains(&mid), "{id}: {q:?}");
+                tops[id] += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        deltas[btc] > tops[btc],
+        "a full book arrives as many deltas, then one quote"
     );
     stop.send(()).unwrap();
     daemon.join().unwrap().unwrap();

@@ -34,7 +34,10 @@ pub const MODEL_STATUS: &str = "model.status.json";
 #[derive(Debug, Clone)]
 pub struct StrategyConfig {
     pub runtime_dir: PathBuf,
+    /// Every symbol md publishes, in id order (equities, then crypto pairs).
     pub symbols: Vec<String>,
+    /// Symbols with ids below this are traded; the others (crypto order books) are scored only.
+    pub tradable: usize,
     pub model_dir: PathBuf,
     /// `libonnxruntime.so`; `None` runs the rule only.
     pub onnxruntime: Option<PathBuf>,
@@ -159,6 +162,7 @@ struct Metrics {
     inference_errors: Counter,
     md_lost: Counter,
     fills: Counter,
+    scored_only: Counter,
 }
 
 fn elapsed_ns(since: Instant) -> u64 {
@@ -171,6 +175,7 @@ struct Strategy {
     spec: FeatureSpec,
     slot: ModelSlot,
     rule_qty: Qty,
+    tradable: usize,
     signals: QueueProducer,
     metrics: Metrics,
 }
@@ -206,8 +211,12 @@ impl Strategy {
             }
         };
         self.metrics.inference.record(elapsed_ns(inferred));
-        let (enter, exit, qty) = self.slot.thresholds(self.rule_qty);
         let index = quote.header.symbol.0 as usize;
+        if index >= self.tradable {
+            self.metrics.scored_only.add(1);
+            return Ok(());
+        }
+        let (enter, exit, qty) = self.slot.thresholds(self.rule_qty);
         let current = self.targets[index];
         let target = if score > enter {
             qty
@@ -314,6 +323,7 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             refused: Vec::new(),
         },
         rule_qty: config.rule_qty,
+        tradable: config.tradable,
         signals: QueueProducer::open(
             &config.runtime_dir.join(names::SIGNAL),
             config.signal_capacity,
@@ -329,6 +339,7 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             inference_errors: telemetry.counter("inference", "failed")?,
             md_lost: telemetry.counter("md", "lost")?,
             fills: telemetry.counter("fills", "received")?,
+            scored_only: telemetry.counter("scores", "not_traded")?,
         },
     };
     let status_path = config.runtime_dir.join(MODEL_STATUS);

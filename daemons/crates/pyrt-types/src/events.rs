@@ -22,6 +22,9 @@ pub const EVENT_SIZE: usize = 64;
 pub const FLAG_LAST_IN_BATCH: u8 = 1;
 /// Set on deltas that belong to a snapshot rather than an incremental update.
 pub const FLAG_SNAPSHOT: u8 = 1 << 1;
+/// `EventHeader::flags`: fetched through REST after a feed gap, not received live; its
+/// `ts_event` lies in the gap.
+pub const FLAG_BACKFILL: u8 = 1 << 2;
 
 /// Common prefix of every event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Pod, Zeroable)]
@@ -37,10 +40,6 @@ pub struct EventHeader {
     pub flags: u8,
     pub reserved: u16,
 }
-
-/// `EventHeader::flags`: fetched through REST after a feed gap, not received live; its
-/// `ts_event` lies in the gap.
-pub const FLAG_BACKFILL: u8 = 1;
 
 /// One description of a field for the layout hash.
 #[derive(Debug, Clone, Copy)]

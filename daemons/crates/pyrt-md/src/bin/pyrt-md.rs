@@ -21,6 +21,8 @@ fn main() -> anyhow::Result<()> {
         heartbeat: launch.heartbeat(),
         metrics: launch.metrics(),
         histogram: launch.histogram(),
+        crypto: appliance.universe.crypto.clone(),
+        crypto_stream_url: Some(appliance.broker.crypto_stream_url.clone()),
         hdr_log: launch.hdr_log("md"),
         backfill: Some(BackfillConfig {
             rest,

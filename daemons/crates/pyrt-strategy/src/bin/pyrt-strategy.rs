@@ -12,7 +12,8 @@ fn main() -> anyhow::Result<()> {
     let appliance = &launch.appliance;
     let config = StrategyConfig {
         runtime_dir: launch.runtime_dir.clone(),
-        symbols: appliance.universe.symbols.clone(),
+        symbols: appliance.universe.all(),
+        tradable: appliance.universe.symbols.len(),
         model_dir: PathBuf::from(&appliance.model.watch_dir),
         onnxruntime: std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from),
         signal_capacity: appliance.rings.signal,
