@@ -59,8 +59,8 @@ COMPONENTS = (
     Component("supervisor", 7, "module", "pyrt.supervisor"),
     Component("features (live = research)", 7, "path", "daemons/crates/pyrt-features"),
     Component("ONNX models (ort) and training", 7, "module", "research.train_model"),
-    Component("systemd backend", 7, "path", "systemd/pyrt-md.service"),
-    Component("crypto depth stream in the simulator", 7, "path", "pyrt/sim/crypto.py"),
+    Component("systemd backend", 7, "path", "systemd/pyrt-daemon.service.in"),
+    Component("crypto order books (simulator stream, md L2)", 7, "path", "pyrt/sim/crypto.py"),
     Component("backtester", 8, "module", "research.backtest"),
 )
 

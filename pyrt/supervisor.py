@@ -33,6 +33,7 @@ from rich.table import Table
 
 from pyrt import _core
 from pyrt.config import ConfigError, load_appliance
+from pyrt.config.load import check_file
 from pyrt.config.models import ApplianceConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,3 +405,28 @@ def rollback_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
         out.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     out.print(f"re-published {name}; pyrt status shows when it is swapped in")
+
+
+def reload(layout: Layout) -> int:
+    """Validates the configuration (appliance and risk limits) and, only if every file is clean,
+    publishes a new config generation; risk then loads the new limits. Returns the generation."""
+    problems = [
+        f"{path}: {issue}" for path, issues in check_file(layout.config).items() for issue in issues
+    ]
+    if problems:
+        raise SupervisorError(
+            "not published, the running generation stays:\n" + "\n".join(problems)
+        )
+    block = _core.ControlBlock(str(layout.runtime_dir / "control"), create=True)
+    return block.bump_config_generation()
+
+
+def reload_command(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Validate the configuration and publish it as a new generation (risk reloads its limits)."""
+    layout = _layout(config)
+    try:
+        generation = reload(layout)
+    except SupervisorError as exc:
+        out.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    out.print(f"published config generation {generation}")

@@ -19,7 +19,16 @@ import requests
 
 from pyrt import _core
 from pyrt.session import Session, scrape
-from pyrt.supervisor import ROOT, down, halt, program_states, supervisorctl
+from pyrt.supervisor import (
+    ROOT,
+    SupervisorError,
+    down,
+    halt,
+    model_rollback,
+    program_states,
+    reload,
+    supervisorctl,
+)
 
 DEBUG_BINS = ROOT / "daemons" / "target" / "debug"
 
@@ -90,15 +99,26 @@ def test_a_session_end_to_end(session: Session) -> None:
     status = session.model_status()
     assert status["generation"] == 2
     assert any(r.startswith("broken:") for r in status["refused"]), status
+    assert model_rollback(session.layout) == session.models[0]
+    wait_for("the rollback", lambda: session.model_status().get("generation") == 3)
+    assert session.model_status()["model"] == session.models[0]
 
-    # Limits: an invalid file is refused on reload and trading goes on under the old limits.
+    # Limits: the supervisor refuses to publish an invalid file; one that only risk would refuse
+    # (published behind the supervisor's back) is refused by risk with the running limits kept.
     limits = session.directory / "risk_limits.toml"
     good = limits.read_text()
-    limits.write_text(good.replace("max_open_orders = 50", 'max_open_orders = "many"'))
     block = _core.ControlBlock(str(session.layout.runtime_dir / "control"))
+    limits.write_text(good.replace("max_open_orders = 50", 'max_open_orders = "many"'))
+    generation = block.config_generation
+    with pytest.raises(SupervisorError, match="max_open_orders"):
+        reload(session.layout)
+    assert block.config_generation == generation, "nothing published"
     block.bump_config_generation()
     risk_port = session.metrics_port("risk")
     wait_for("the refusal", lambda: scrape(risk_port).get("limits{refused}", 0) >= 1)
+    limits.write_text(good.replace("max_open_orders = 50", "max_open_orders = 40"))
+    assert reload(session.layout) == generation + 2
+    wait_for("the reload", lambda: scrape(risk_port).get("limits{reloaded}", 0) >= 1)
     limits.write_text(good)
 
     # exec killed mid-session: supervisord restarts it and no fill is lost.
