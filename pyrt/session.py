@@ -107,7 +107,7 @@ def train_models(staging: Path, seed: int) -> list[str]:
 
     The simulator's intraday quotes are derived from daily bars and are far more volatile than the
     BTC microstructure the models learn from, so their scores there sit in a different range. The
-    policy thresholds are therefore calibrated on the venue's replay (the 40th and 60th
+    policy thresholds are therefore calibrated on the venue's replay (the 25th and 75th
     percentiles of each model's scores on it) so the session trades; the models' quality figures
     in the manifest are out-of-sample on BTC.
     """
@@ -119,7 +119,7 @@ def train_models(staging: Path, seed: int) -> list[str]:
         model, metrics = train_model.train(x, y, model_seed, rounds)
         onnx = train_model.to_onnx(model)
         scores = np.asarray(model.predict(venue), dtype=np.float64)
-        exit_, enter = np.percentile(scores, [40, 60])
+        exit_, enter = np.percentile(scores, [25, 75])
         meta = train_model.manifest(name, onnx, metrics, enter=float(enter), exit=float(exit_))
         train_model.publish(staging, name, onnx, meta)
         names.append(name)
