@@ -1,7 +1,8 @@
 """Type stubs for the compiled extension ``pyrt._core`` (source: daemons/crates/pyrt-py)."""
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +14,7 @@ SCALE_DIGITS: Final[int]
 
 _DecimalLike = str | int | Decimal
 _F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
 
 class _FixedPoint:
     SCALE_DIGITS: ClassVar[int]
@@ -160,6 +162,98 @@ class _Indicators:
     ) -> _F64: ...
 
 indicators: _Indicators
+
+class _BacktestContext:
+    """A Python strategy's handle during a callback: the account and an order outbox."""
+
+    cash: float
+    equity: float
+    ts: int
+
+    def buy(
+        self,
+        symbol: str,
+        qty: float | str,
+        limit: float | str | None = None,
+        stop: float | str | None = None,
+        tif: str = "gtc",
+    ) -> int: ...
+    def sell(
+        self,
+        symbol: str,
+        qty: float | str,
+        limit: float | str | None = None,
+        stop: float | str | None = None,
+        tif: str = "gtc",
+    ) -> int: ...
+    def close(self, symbol: str) -> int | None: ...
+    def cancel(self, order_id: int) -> None: ...
+    def position(self, symbol: str) -> float: ...
+
+class _BacktestEngine:
+    """Market data in, strategies run over it; results of the last run."""
+
+    def __init__(
+        self,
+        initial_cash: str = "100000",
+        commission_bps: int = 0,
+        per_share: str = "0",
+        regulatory_fees: bool = False,
+        slippage_bps: int = 0,
+        latency_ns: int = 0,
+        bar_volume_cap_bps: int = 0,
+        apply_splits: bool = False,
+        risk_limits: str | None = None,
+        record: bool = True,
+    ) -> None: ...
+    def add_bars(
+        self,
+        symbol: str,
+        ts: _I64,
+        open: _F64,
+        high: _F64,
+        low: _F64,
+        close: _F64,
+        volume: _F64,
+        session: _I64 | None = None,
+        dividend: _F64 | None = None,
+        split: _F64 | None = None,
+    ) -> None: ...
+    def add_quotes(
+        self, symbol: str, ts: _I64, bid: _F64, ask: _F64, bid_size: _F64, ask_size: _F64
+    ) -> None: ...
+    def add_trades(self, symbol: str, ts: _I64, price: _F64, size: _F64) -> None: ...
+    def run_sma_cross(
+        self, symbol: str, fast: int, slow: int, qty: float | str, allow_short: bool = False
+    ) -> None: ...
+    def run(
+        self,
+        strategy: object,
+        progress: Callable[[int, int], object] | None = None,
+        chunk: int = 10_000,
+    ) -> None: ...
+    def sweep_sma_cross(
+        self,
+        symbol: str,
+        pairs: list[tuple[int, int]],
+        qty: float | str,
+        threads: int = 2,
+        allow_short: bool = False,
+    ) -> list[dict[str, Any]]: ...
+    def symbols(self) -> list[str]: ...
+    def curve(self) -> dict[str, Any]: ...
+    def fills(self) -> dict[str, Any]: ...
+    def orders(self) -> dict[str, Any]: ...
+    def trades(self) -> dict[str, Any]: ...
+    def summary(self) -> dict[str, Any]: ...
+
+class _Backtest:
+    """``pyrt._core.backtest``: the Rust backtest core."""
+
+    Engine: type[_BacktestEngine]
+    Context: type[_BacktestContext]
+
+backtest: _Backtest
 
 class _Features:
     """``pyrt._core.features``: the strategy daemon's feature vector over recorded quotes."""

@@ -9,6 +9,14 @@
 //!   ahead of us), and a trade or quote through its price fills it at its limit.
 //! - Stops trigger on a trade at or through the stop and then act as market (stop) or limit
 //!   (stop-limit) orders.
+//! - On bars (the backtester's daily or minute data) the path inside a bar is unknown, so an order
+//!   is matched against its open, high and low with the convention backtrader and backtesting.py
+//!   share: market orders fill at the open; a limit fills at the open when the open is at or
+//!   through it, else at the limit when the bar's range reaches it; a stop triggers at the open
+//!   when the bar gaps through it, else at the stop when the range reaches it, and then fills at
+//!   its trigger price (stop) or acts as a limit from there (stop-limit). Liquidity is unknown on
+//!   bars: an order fills whole unless `bar_volume_cap_bps` limits it to a share of the volume.
+//! - Taker fills pay `slippage_bps` against their side (none by default).
 
 use pyrt_types::{Notional, OrderType, Price, Qty, Side, TimeInForce, Timestamp};
 
@@ -19,6 +27,11 @@ pub struct FillConfig {
     pub latency_ns: i64,
     /// Share of the displayed size one quote can fill, in basis points (10 000 = all of it).
     pub max_fill_fraction_bps: u32,
+    /// Price concession of every taker fill, in basis points against the order's side.
+    pub slippage_bps: u32,
+    /// Share of a bar's volume one order can fill on that bar, in basis points; 0 = no cap
+    /// (needed for series without volume, such as indices).
+    pub bar_volume_cap_bps: u32,
     pub fees: FeeModel,
 }
 
@@ -27,6 +40,8 @@ impl Default for FillConfig {
         Self {
             latency_ns: 0,
             max_fill_fraction_bps: 10_000,
+            slippage_bps: 0,
+            bar_volume_cap_bps: 0,
             fees: FeeModel::default(),
         }
     }
@@ -78,6 +93,16 @@ struct Live {
     attempted: bool,
 }
 
+/// One bar of an instrument, as the fill model sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BarPrices {
+    pub open: Price,
+    pub high: Price,
+    pub low: Price,
+    pub close: Price,
+    pub volume: Qty,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Touch {
     bid: Price,
@@ -97,6 +122,49 @@ pub struct FillEngine {
 fn fraction(size: Qty, bps: u32) -> Qty {
     let raw = i128::from(size.raw()) * i128::from(bps) / 10_000;
     Qty::from_raw(i64::try_from(raw).unwrap_or(0))
+}
+
+/// `price` moved `bps` against `side` (a buyer pays more, a seller gets less).
+fn slipped(price: Price, side: Side, bps: u32) -> Price {
+    if bps == 0 {
+        return price;
+    }
+    let delta = i128::from(price.raw()) * i128::from(bps) / 10_000;
+    let raw = match side {
+        Side::Buy => i128::from(price.raw()) + delta,
+        Side::Sell => i128::from(price.raw()) - delta,
+    };
+    Price::from_raw(i64::try_from(raw).unwrap_or(price.raw()))
+}
+
+/// Where a stop order triggers on `bar`: the open if the bar gapped through the stop, else the
+/// stop itself if the range reached it.
+fn stop_trigger(side: Side, stop: Price, bar: &BarPrices) -> Option<Price> {
+    match side {
+        Side::Buy if bar.open >= stop => Some(bar.open),
+        Side::Buy if bar.high >= stop => Some(stop),
+        Side::Sell if bar.open <= stop => Some(bar.open),
+        Side::Sell if bar.low <= stop => Some(stop),
+        Side::Buy | Side::Sell => None,
+    }
+}
+
+/// Where a limit order fills on `bar` when the market reaches it from `from` (the open, or a stop
+/// trigger inside the bar): at `from` when that is at or through the limit, else at the limit when
+/// the range reaches it.
+fn limit_fill(
+    side: Side,
+    limit: Price,
+    from: Price,
+    bar: &BarPrices,
+) -> Option<(Price, Liquidity)> {
+    match side {
+        Side::Buy if from <= limit => Some((from, Liquidity::Taker)),
+        Side::Buy if bar.low <= limit => Some((limit, Liquidity::Maker)),
+        Side::Sell if from >= limit => Some((from, Liquidity::Taker)),
+        Side::Sell if bar.high >= limit => Some((limit, Liquidity::Maker)),
+        Side::Buy | Side::Sell => None,
+    }
 }
 
 impl FillEngine {
@@ -225,7 +293,10 @@ impl FillEngine {
                     // A resting order that the market came to fills at its own limit, as maker.
                     let (price, liquidity) = match (order.queue_ahead, order.spec.limit) {
                         (Some(_), Some(limit)) => (limit, Liquidity::Maker),
-                        _ => (touch, Liquidity::Taker),
+                        _ => (
+                            slipped(touch, order.spec.side, self.config.slippage_bps),
+                            Liquidity::Taker,
+                        ),
                     };
                     out.push(self.fill(order, price, qty, liquidity, now));
                 }
@@ -262,6 +333,87 @@ impl FillEngine {
         }
         orders.retain(|o| !o.leaves.is_zero());
         self.orders = orders;
+    }
+
+    /// A bar; fills what it can (see the module documentation for the convention), appending
+    /// to `out`. `session_end` says the bar is the last of its session: unfilled `day` orders
+    /// that were live on it expire.
+    pub fn on_bar(
+        &mut self,
+        bar: &BarPrices,
+        now: Timestamp,
+        session_end: bool,
+        out: &mut Vec<Event>,
+    ) {
+        self.touch = Touch {
+            bid: bar.close,
+            bid_size: bar.volume,
+            ask: bar.close,
+            ask_size: bar.volume,
+        };
+        if self.orders.is_empty() {
+            return;
+        }
+        let cap = (self.config.bar_volume_cap_bps > 0 && bar.volume.raw() > 0)
+            .then(|| fraction(bar.volume, self.config.bar_volume_cap_bps));
+        let mut orders = std::mem::take(&mut self.orders);
+        for order in &mut orders {
+            if order.active_at > now || order.leaves.is_zero() {
+                continue;
+            }
+            let side = order.spec.side;
+            let mut from = bar.open;
+            if !order.triggered {
+                let Some(trigger) = order.spec.stop.and_then(|s| stop_trigger(side, s, bar)) else {
+                    Self::expire_after_bar(order, session_end, now, out);
+                    continue;
+                };
+                order.triggered = true;
+                from = trigger;
+            }
+            let matched = match order.spec.limit {
+                None => Some((
+                    slipped(from, side, self.config.slippage_bps),
+                    Liquidity::Taker,
+                )),
+                Some(limit) => {
+                    limit_fill(side, limit, from, bar).map(|(price, liquidity)| match liquidity {
+                        Liquidity::Taker => {
+                            (slipped(price, side, self.config.slippage_bps), liquidity)
+                        }
+                        Liquidity::Maker => (price, liquidity),
+                    })
+                }
+            };
+            if let Some((price, liquidity)) = matched {
+                let qty = cap.map_or(order.leaves, |c| order.leaves.min(c));
+                let fok_short = order.spec.time_in_force == TimeInForce::Fok && qty < order.leaves;
+                if !qty.is_zero() && !fok_short {
+                    out.push(self.fill(order, price, qty, liquidity, now));
+                }
+            }
+            Self::expire_after_bar(order, session_end, now, out);
+        }
+        orders.retain(|o| !o.leaves.is_zero());
+        self.orders = orders;
+    }
+
+    /// ioc and fok orders get the one bar they went live on; day orders last until their
+    /// session's last bar.
+    fn expire_after_bar(order: &mut Live, session_end: bool, now: Timestamp, out: &mut Vec<Event>) {
+        let expires = match order.spec.time_in_force {
+            TimeInForce::Ioc | TimeInForce::Fok => true,
+            TimeInForce::Day => session_end,
+            _ => false,
+        };
+        if expires && !order.leaves.is_zero() {
+            out.push(Event::Canceled {
+                id: order.spec.id,
+                leaves: order.leaves,
+                at: now,
+            });
+            order.leaves = Qty::ZERO;
+        }
     }
 
     /// A print; triggers stops and fills resting orders whose queue it exhausts or trades through.

@@ -6,5 +6,5 @@ mod fees;
 #[cfg(feature = "python")]
 pub mod python;
 
-pub use engine::{Event, FillConfig, FillEngine, Liquidity, OrderSpec};
+pub use engine::{BarPrices, Event, FillConfig, FillEngine, Liquidity, OrderSpec};
 pub use fees::FeeModel;

@@ -94,6 +94,7 @@ impl PyFillEngine {
             latency_ns,
             max_fill_fraction_bps: max_fill_fraction_bps.min(10_000),
             fees,
+            ..FillConfig::default()
         };
         Ok(Self {
             engine: FillEngine::new(config),

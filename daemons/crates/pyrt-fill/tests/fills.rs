@@ -265,7 +265,7 @@ proptest! {
         orders in prop::collection::vec((any::<bool>(), 0u8..4, 0u8..3, 1i64..200, 9_900i64..10_100), 1..8),
         market in prop::collection::vec((any::<bool>(), 9_900i64..10_100, 1i64..300, 1i64..300), 1..60),
     ) {
-        let mut e = FillEngine::new(FillConfig { latency_ns: 3, max_fill_fraction_bps: 5_000, fees: FeeModel::alpaca_regulatory() });
+        let mut e = FillEngine::new(FillConfig { latency_ns: 3, max_fill_fraction_bps: 5_000, fees: FeeModel::alpaca_regulatory(), ..FillConfig::default() });
         let mut out = Vec::new();
         let mut specs = Vec::new();
         for (i, (buy, kind, tif, qty, cents)) in orders.into_iter().enumerate() {

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     pyrt_types::python::register(module)?;
+    pyrt_backtest::python::register(module)?;
     pyrt_features::python::register(module)?;
     pyrt_fill::python::register(module)?;
     pyrt_indicators::python::register(module)?;

@@ -174,6 +174,8 @@ pub struct RiskEngine {
     recent_head: usize,
     killed: bool,
     rejects: [u64; Reject::ALL.len()],
+    /// Realised plus marked P&L when the trading day began; the daily loss is measured from it.
+    day_start_pnl: Notional,
 }
 
 fn exceeds(amount: Notional, limit: Notional) -> bool {
@@ -197,6 +199,7 @@ impl RiskEngine {
             recent_head: 0,
             killed: false,
             rejects: [0; Reject::ALL.len()],
+            day_start_pnl: Notional::ZERO,
         }
     }
 
@@ -280,9 +283,19 @@ impl RiskEngine {
         }
     }
 
+    /// A new trading day: the daily loss limit counts from here. The live daemon starts each
+    /// day fresh; a backtest spanning many days calls this at each session.
+    pub fn start_day(&mut self) {
+        self.day_start_pnl = self.total_pnl();
+    }
+
     /// Realised plus marked P&L of the day.
     #[must_use]
     pub fn pnl(&self) -> Notional {
+        self.total_pnl().saturating_sub(self.day_start_pnl)
+    }
+
+    fn total_pnl(&self) -> Notional {
         self.symbols.iter().fold(Notional::ZERO, |total, s| {
             let marked = s
                 .mark()

@@ -17,12 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pyrt_config::model::{KillSwitchOn, RiskLimitsConfig};
 use pyrt_ring::{
     BroadcastReader, ControlBlock, DaemonState, QueueConsumer, QueueProducer, Received, RingError,
     WaitStrategy, names,
 };
-use pyrt_risk::{Decision, KillOn, Reject, RiskEngine, RiskLimits, SymbolLimits};
+use pyrt_risk::{Decision, Reject, RiskEngine, RiskLimits};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
 use pyrt_types::{
@@ -67,42 +66,8 @@ pub enum RiskdError {
     },
 }
 
-/// The engine's limits from the validated file, indexed by the universe's symbol ids. A symbol
-/// with neither a table of its own nor `[defaults]` may not be traded.
-#[must_use]
-pub fn engine_limits(config: &RiskLimitsConfig, symbols: &SymbolTable) -> RiskLimits {
-    let g = &config.global;
-    let kill_on = |k| g.kill_switch_on.contains(&k);
-    RiskLimits {
-        symbols: symbols
-            .names()
-            .map(|name| {
-                config.limits_for(name).map(|l| SymbolLimits {
-                    max_order_qty: l.max_order_qty,
-                    max_order_notional: l.max_order_notional,
-                    max_position: l.max_position,
-                })
-            })
-            .collect(),
-        max_gross_exposure: g.max_gross_exposure,
-        max_net_exposure: g.max_net_exposure,
-        daily_loss_limit: g.daily_loss_limit,
-        max_open_orders: g.max_open_orders,
-        max_orders_per_second: g.max_orders_per_second,
-        max_messages_per_second: g.max_messages_per_second,
-        price_collar_bps: i64::from(g.price_collar_bps),
-        max_quote_age_ns: i64::from(g.max_quote_age_ms) * 1_000_000,
-        duplicate_window_ns: i64::from(g.duplicate_window_ms) * 1_000_000,
-        kill_on: KillOn {
-            daily_loss: kill_on(KillSwitchOn::DailyLoss),
-            gross_exposure: kill_on(KillSwitchOn::GrossExposure),
-            message_rate: kill_on(KillSwitchOn::MessageRate),
-        },
-    }
-}
-
 fn load_limits(path: &Path, symbols: &SymbolTable) -> Result<RiskLimits, pyrt_config::ConfigError> {
-    Ok(engine_limits(
+    Ok(RiskLimits::from_config(
         &pyrt_config::load_risk_limits(path)?,
         symbols,
     ))
