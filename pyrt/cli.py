@@ -11,6 +11,7 @@ from rich.console import Console
 from pyrt import latency, status, supervisor, systemd_backend
 from pyrt.config.load import check_file
 from pyrt.sim.cli import sim
+from research.cli import app as backtest_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="py_rt trading appliance")
 config_app = typer.Typer(no_args_is_help=True, help="Validate configuration files.")
@@ -31,6 +32,7 @@ app.command("flatten")(supervisor.flatten_command)
 model_app = typer.Typer(no_args_is_help=True, help="Models of the strategy daemon.")
 model_app.command("rollback")(supervisor.rollback_command)
 app.add_typer(model_app, name="model")
+app.add_typer(backtest_app, name="backtest")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

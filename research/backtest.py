@@ -25,8 +25,6 @@ Strategies:
   ``ctx.cash`` and ``ctx.equity`` read the account.
 """
 
-# mypy: disable-error-code="import-untyped"
-
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -21,9 +21,6 @@ Conventions (stated because every library picks differently):
   or a floating-point warning. The one infinity is a profit factor with profits and no losses.
 """
 
-# pandas ships no type information (and pandas-stubs is not installed): its values are ``Any``.
-# mypy: disable-error-code="import-untyped"
-
 from __future__ import annotations
 
 import math

@@ -15,9 +15,6 @@ Each file is written to a temporary name in ``out_dir`` and renamed into place, 
 never sees half a file; the HTML is written last.
 """
 
-# pandas ships no type information (and pandas-stubs is not installed): its values are ``Any``.
-# mypy: disable-error-code="import-untyped"
-
 from __future__ import annotations
 
 import html
