@@ -221,9 +221,27 @@ def _frames(
 ) -> dict[str, pd.DataFrame]:
     if isinstance(bars, pd.DataFrame):
         return {str(bars.attrs.get("symbol") or symbol): bars}
-    if not bars:
-        raise ValueError("no bars given")
     return dict(bars)
+
+
+def _add_ticks(
+    engine: Engine,
+    quotes: Mapping[str, pd.DataFrame],
+    trades: Mapping[str, pd.DataFrame],
+) -> None:
+    for name, frame in quotes.items():
+        engine.add_quotes(
+            name,
+            _ns(pd.DatetimeIndex(frame.index)),
+            *(_column(frame, c) for c in ("bid", "ask", "bid_size", "ask_size")),
+        )
+    for name, frame in trades.items():
+        engine.add_trades(
+            name,
+            _ns(pd.DatetimeIndex(frame.index)),
+            _column(frame, "price"),
+            _column(frame, "size"),
+        )
 
 
 def _utc(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
@@ -280,14 +298,20 @@ def run_backtest(
     *,
     symbol: str = "ASSET",
     progress: bool = False,
+    quotes: Mapping[str, pd.DataFrame] | None = None,
+    trades: Mapping[str, pd.DataFrame] | None = None,
 ) -> BacktestResult:
     """Runs `strategy` over `bars` (one frame, or one per symbol, in the canonical bar layout of
-    :mod:`research.data`) and returns every record with its metrics."""
+    :mod:`research.data`) and any `quotes` (bid, ask, bid_size, ask_size) and `trades` (price,
+    size) per symbol, and returns every record with its metrics."""
     config = config or BacktestConfig()
     frames = _frames(bars, symbol)
+    if not frames and not quotes and not trades:
+        raise ValueError("no market data given")
     engine = config.engine()
     for name, frame in frames.items():
         _add_bars(engine, name, frame)
+    _add_ticks(engine, quotes or {}, trades or {})
     if isinstance(strategy, SmaCross):
         target = strategy.symbol or next(iter(frames))
         engine.run_sma_cross(
@@ -299,9 +323,10 @@ def run_backtest(
     if not progress:
         engine.run(adapter)
         return _result(engine, config)
-    columns = (TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"))
+    columns = (TextColumn("backtest"), BarColumn(), TextColumn("{task.completed:,} events"))
+    events = sum(len(f) for group in (frames, quotes or {}, trades or {}) for f in group.values())
     with Progress(*columns, TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("backtest", total=None)
+        task = bar.add_task("backtest", total=events)
 
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

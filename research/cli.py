@@ -7,6 +7,7 @@ Imports of the research stack (pandas, plotly) happen inside the commands, so th
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 from decimal import Decimal
 from pathlib import Path
@@ -157,8 +158,8 @@ def run_command(  # noqa: PLR0917 - typer options
         err.print(f"backtest: {e}", markup=False)
         raise typer.Exit(2) from e
     table = Table(title=f"{name}: {strategy}", show_header=False)
-    for key, value in result.metrics.as_dict().items():
-        table.add_row(key, format_metric(key, value))
+    for field in dataclasses.fields(result.metrics):
+        table.add_row(field.name, format_metric(field.name, getattr(result.metrics, field.name)))
     table.add_row(
         "orders / fills / rejected",
         f"{result.summary['orders']} / {result.summary['fills']} / {result.summary['rejected']}",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 import logging
 import os
 import re
@@ -38,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -105,6 +106,8 @@ _FORMATS = (
         "yahoo", frozenset({"date", *REQUIRED, "adj close"}), "date", {"adj close": "adj_close"}
     ),
     _Format("zipline-csvdir", frozenset({"date", *REQUIRED, *CORPORATE}), "date", {}),
+    # The plain export of most tools and spreadsheets.
+    _Format("ohlcv", frozenset({"date", *REQUIRED}), "date", {}),
     _Format(
         "alpaca-v2",
         frozenset({"timestamp", "symbol", *REQUIRED, "vwap", "trade_count"}),
@@ -135,6 +138,7 @@ def load_csv(
     * Yahoo ``Date,Open,High,Low,Close,Adj Close,Volume``: ``close`` is Close, unadjusted, and Adj
       Close is kept as ``adj_close``;
     * zipline csvdir ``date,open,high,low,close,volume,dividend,split``;
+    * plain ``Date,Open,High,Low,Close,Volume``;
     * Alpaca v2 ``timestamp,symbol,open,high,low,close,volume,vwap,trade_count`` (UTC stamps at
       midnight of the session date in ``tz``; ``vwap`` and ``trade_count`` kept).
 
@@ -641,3 +645,47 @@ def alpaca_bars(
     save_parquet(frame, path)
     log.info("fetched %d %s bars for %s, cached at %s", len(frame), timeframe, symbol, path)
     return frame
+
+
+@dataclass(frozen=True)
+class Ticks:
+    """Top-of-book quotes and trades of one recording, each indexed by receive time (UTC)."""
+
+    quotes: pd.DataFrame
+    trades: pd.DataFrame
+
+
+def recorded_ticks(name: str = "spot_btcusdt_20240808") -> Ticks:
+    """Quotes (``bookTicker``: bid, ask, bid_size, ask_size) and trades (price, size) of one of the
+    hftbacktest recordings in shared data, stamped with the recorder's local receive time (the
+    time an algorithm would have seen them). Several records can share a nanosecond; order within
+    one is file order."""
+    path = shared_data_dir() / "hftbacktest" / f"{name}.gz"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.gz"))
+        raise DataError("unknown-recording", f"no recording {name!r}; known: {known}")
+    quotes: list[tuple[int, float, float, float, float]] = []
+    trades: list[tuple[int, float, float]] = []
+    with gzip.open(path, "rt") as lines:
+        for line in lines:
+            stamp, _, payload = line.partition(" ")
+            if "@bookTicker" in payload:
+                q = json.loads(payload)["data"]
+                quotes.append(
+                    (int(stamp), float(q["b"]), float(q["a"]), float(q["B"]), float(q["A"]))
+                )
+            elif "@trade" in payload:
+                t = json.loads(payload)["data"]
+                trades.append((int(stamp), float(t["p"]), float(t["q"])))
+
+    def frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+        table = pd.DataFrame(rows, columns=["ts", *columns])
+        index = pd.DatetimeIndex(pd.to_datetime(table.pop("ts"), unit="ns", utc=True), name="ts")
+        # The streams were recorded from several sockets: restore time order, keeping file order
+        # within a timestamp.
+        return table.set_index(index.as_unit("ns")).sort_index(kind="stable")
+
+    return Ticks(
+        quotes=frame(quotes, ["bid", "ask", "bid_size", "ask_size"]),
+        trades=frame(trades, ["price", "size"]),
+    )

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from research.backtest import BacktestConfig, Fill, SmaCross, Strategy, run_backtest
-from research.data import shared_bars
+from research.data import recorded_ticks, shared_bars
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -334,3 +334,44 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     bad.write_text((ROOT / "config" / "risk_limits.toml").read_text().replace("300", "-3"))
     with pytest.raises(ValueError, match="price_collar_bps"):
         run_backtest(bars_from([1.0, 2.0]), SmaCross(1, 2, 1), BacktestConfig(risk_limits=bad))
+
+
+def test_ticks_of_a_real_recording_fill_at_the_touch_and_in_the_queue() -> None:
+    """Quotes and trades of the recorded Binance BTCUSDT stream: a market buy takes the next
+    quote's ask; a resting limit sell above the market fills at its limit, as maker, only once the
+    market reaches it."""
+    ticks = recorded_ticks()
+    quotes = ticks.quotes.iloc[:6000]
+    trades = ticks.trades[ticks.trades.index <= quotes.index[-1]]
+    target = float(quotes["ask"].iloc[200]) + 5.0
+
+    class Ticker(Strategy):
+        def on_quote(self, ctx: Any, symbol: str, i: int) -> None:
+            if i == 100:
+                ctx.buy(symbol, 0.5)
+            if i == 200:
+                ctx.sell(symbol, 0.5, limit=target)
+
+    result = run_backtest({}, Ticker(), quotes={"BTCUSD": quotes}, trades={"BTCUSD": trades})
+    fills = result.fills
+    buy, sell = fills.iloc[0], fills.iloc[-1]
+    assert buy["side"] == "buy"
+    assert buy["liquidity"] == "taker"
+    assert buy["ts"] == quotes.index[101]
+    assert buy["price"] == quotes["ask"].iloc[101]
+    assert fills[fills["side"] == "buy"]["qty"].sum() == pytest.approx(0.5)
+    assert sell["side"] == "sell"
+    assert sell["price"] == target
+    assert sell["liquidity"] == "maker"
+    placed = quotes.index[200]
+    reached = min(
+        trades.index[(trades.index > placed) & (trades["price"] >= target)].min(),
+        quotes.index[(quotes.index > placed) & (quotes["bid"] >= target)].min(),
+    )
+    assert sell["ts"] >= reached
+    last = quotes.iloc[-1]
+    position = result.summary["positions"].get("BTCUSD", "0")
+    mid = (last["bid"] + last["ask"]) / 2
+    assert float(result.equity.iloc[-1]) == pytest.approx(
+        float(result.cash.iloc[-1]) + float(position) * mid, abs=1e-6
+    )
