@@ -246,6 +246,8 @@ pub struct Backtest {
     out: Vec<Event>,
     session: Option<i64>,
     summary: Summary,
+    /// Lowest equity since the last peak.
+    trough: Notional,
 }
 
 fn to_f64(n: Notional) -> f64 {
@@ -283,6 +285,7 @@ impl Backtest {
                 peak_equity: config.initial_cash,
                 ..Summary::default()
             },
+            trough: config.initial_cash,
             data,
             config,
         }
@@ -342,6 +345,7 @@ impl Backtest {
         }
         if self.config.apply_splits && bars.split[index] != UNIT {
             self.portfolio.split(symbol, bars.split[index]);
+            self.sync_position(symbol);
         }
         let now = Timestamp::from_unix_nanos(step.ts);
         self.engines[symbol.0 as usize].on_bar(&bar, now, bars.session_end(index), &mut self.out);
@@ -424,12 +428,17 @@ impl Backtest {
         }
     }
 
+    /// The account as the strategy sees it; positions are synced where they change (fills,
+    /// splits), so this stays O(1) per event whatever the number of symbols.
     fn snapshot(&mut self) {
-        for (slot, s) in self.ctx.positions.iter_mut().zip(0u32..) {
-            *slot = self.portfolio.position(SymbolId(s));
-        }
         self.ctx.cash = self.portfolio.cash();
         self.ctx.equity = self.portfolio.equity();
+    }
+
+    fn sync_position(&mut self, symbol: SymbolId) {
+        if let Some(slot) = self.ctx.positions.get_mut(symbol.0 as usize) {
+            *slot = self.portfolio.position(symbol);
+        }
     }
 
     fn close_timestamp(&mut self, ts: i64) {
@@ -438,10 +447,16 @@ impl Backtest {
         summary.final_equity = equity;
         if equity > summary.peak_equity {
             summary.peak_equity = equity;
-        } else if summary.peak_equity.raw() > 0 {
-            let dd = to_f64(equity) / to_f64(summary.peak_equity) - 1.0;
-            if dd < summary.max_drawdown {
-                summary.max_drawdown = dd;
+            self.trough = equity;
+        } else if equity < self.trough {
+            // Only a new low since the peak can deepen the drawdown: the float division runs on
+            // those bars alone.
+            self.trough = equity;
+            if summary.peak_equity.raw() > 0 {
+                let dd = to_f64(equity) / to_f64(summary.peak_equity) - 1.0;
+                if dd < summary.max_drawdown {
+                    summary.max_drawdown = dd;
+                }
             }
         }
         if self.config.record {
@@ -484,6 +499,7 @@ impl Backtest {
                         at.unix_nanos(),
                         self.summary.events,
                     );
+                    self.sync_position(symbol);
                     self.summary.fills += 1;
                     let status = if leaves.is_zero() {
                         OrderStatus::Filled

@@ -23,6 +23,8 @@ struct Lot {
 struct Position {
     qty: Qty,
     mark: Price,
+    /// qty × mark, kept current so equity costs an addition per event, not a product per symbol.
+    value: Notional,
     lots: VecDeque<Lot>,
 }
 
@@ -48,6 +50,9 @@ pub struct TradeRecord {
 pub struct Portfolio {
     cash: Notional,
     positions: Vec<Position>,
+    /// Σ position values and Σ |position values|, maintained incrementally.
+    market_value: Notional,
+    gross: Notional,
     fees: Notional,
     dividends: Notional,
     trades: Vec<TradeRecord>,
@@ -81,6 +86,8 @@ impl Portfolio {
         Self {
             cash,
             positions: vec![Position::default(); symbols],
+            market_value: Notional::ZERO,
+            gross: Notional::ZERO,
             fees: Notional::ZERO,
             dividends: Notional::ZERO,
             trades: Vec::new(),
@@ -124,7 +131,29 @@ impl Portfolio {
     pub fn set_mark(&mut self, symbol: SymbolId, price: Price) {
         if let Some(p) = self.positions.get_mut(symbol.0 as usize) {
             p.mark = price;
+            if !p.qty.is_zero() {
+                self.revalue(symbol);
+            }
         }
+    }
+
+    /// Recomputes one position's value and the running totals after its mark or size changed.
+    fn revalue(&mut self, symbol: SymbolId) {
+        let Some(p) = self.positions.get_mut(symbol.0 as usize) else {
+            return;
+        };
+        let old = p.value;
+        p.value = if p.qty.is_zero() {
+            Notional::ZERO
+        } else {
+            value(p.mark, p.qty)
+        };
+        self.market_value = self
+            .market_value
+            .saturating_add(p.value.saturating_sub(old));
+        self.gross = self
+            .gross
+            .saturating_add(p.value.abs().saturating_sub(old.abs()));
     }
 
     #[must_use]
@@ -137,21 +166,13 @@ impl Portfolio {
     /// Cash plus every position at its mark.
     #[must_use]
     pub fn equity(&self) -> Notional {
-        self.positions.iter().fold(self.cash, |total, p| {
-            if p.qty.is_zero() {
-                total
-            } else {
-                total.saturating_add(value(p.mark, p.qty))
-            }
-        })
+        self.cash.saturating_add(self.market_value)
     }
 
     /// Σ |position × mark|.
     #[must_use]
     pub fn gross_exposure(&self) -> Notional {
-        self.positions.iter().fold(Notional::ZERO, |total, p| {
-            total.saturating_add(value(p.mark, p.qty).abs())
-        })
+        self.gross
     }
 
     /// Books an execution: cash moves by the notional and the fee, closing quantity is matched
@@ -230,6 +251,7 @@ impl Portfolio {
                 fee: share(fee, remaining, qty),
             });
         }
+        self.revalue(symbol);
     }
 
     /// Cash dividend on the ex-date: longs receive, shorts pay.
@@ -264,5 +286,6 @@ impl Portfolio {
             i64::try_from(i128::from(position.mark.raw()) * scale / i128::from(ratio.raw().max(1)))
                 .unwrap_or(0),
         );
+        self.revalue(symbol);
     }
 }

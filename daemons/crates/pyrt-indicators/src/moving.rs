@@ -36,7 +36,7 @@ impl Indicator for Sma {
         #[allow(clippy::cast_precision_loss)]
         let out = self.sum / self.period as f64;
         // TA-Lib subtracts the trailing value after using the sum; the window's oldest is it.
-        self.sum -= self.window.iter().next().unwrap_or(0.0);
+        self.sum -= self.window.oldest().unwrap_or(0.0);
         Some(out)
     }
 
@@ -167,7 +167,7 @@ impl Indicator for Wma {
         #[allow(clippy::cast_precision_loss)]
         let weight = self.period as f64;
         self.period_sum += x * weight;
-        self.trailing = self.window.iter().next().unwrap_or(0.0);
+        self.trailing = self.window.oldest().unwrap_or(0.0);
         let out = self.period_sum / self.divider;
         self.period_sum -= self.period_sub;
         Some(out)

@@ -116,7 +116,7 @@ impl Indicator for BBands {
         let middle = self.sma.update(x)?;
         #[allow(clippy::cast_precision_loss)]
         let mut variance = self.sum_squares / self.period as f64;
-        self.sum_squares -= self.squares.iter().next().unwrap_or(0.0);
+        self.sum_squares -= self.squares.oldest().unwrap_or(0.0);
         variance -= middle * middle;
         let std = if variance < 0.000_000_01 {
             0.0

@@ -16,19 +16,37 @@ impl Window {
         }
     }
 
+    /// `head + offset` wrapped into the ring; a compare instead of a division, since this runs
+    /// for every observation of every indicator.
+    #[inline]
+    fn slot(&self, offset: usize) -> usize {
+        let i = self.head + offset;
+        if i >= self.values.len() {
+            i - self.values.len()
+        } else {
+            i
+        }
+    }
+
     /// Appends `value`; returns the value that fell out when the window was already full.
     #[inline]
     pub(crate) fn push(&mut self, value: f64) -> Option<f64> {
-        let capacity = self.values.len();
-        if self.len < capacity {
-            self.values[(self.head + self.len) % capacity] = value;
+        if self.len < self.values.len() {
+            let i = self.slot(self.len);
+            self.values[i] = value;
             self.len += 1;
             None
         } else {
             let old = std::mem::replace(&mut self.values[self.head], value);
-            self.head = (self.head + 1) % capacity;
+            self.head = self.slot(1);
             Some(old)
         }
+    }
+
+    /// The oldest value, if any.
+    #[inline]
+    pub(crate) fn oldest(&self) -> Option<f64> {
+        (self.len > 0).then(|| self.values[self.head])
     }
 
     #[inline]
@@ -43,8 +61,7 @@ impl Window {
 
     /// Oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        let capacity = self.values.len();
-        (0..self.len).map(move |i| self.values[(self.head + i) % capacity])
+        (0..self.len).map(move |i| self.values[self.slot(i)])
     }
 
     pub(crate) fn clear(&mut self) {
