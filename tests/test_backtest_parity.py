@@ -9,6 +9,11 @@ the final equity marks the open position at the last close; an open trade at the
 the trade list (backtesting.py's ``finalize_trades=False``). The trade lists (entry and exit
 dates and prices, size, P&L net of commission) and the final equity must be equal; prices are
 exact, money agrees to a micro-dollar (py_rt's money is 10⁻⁹ fixed point, the peers' float).
+
+A second strategy enters with limit orders, exits with stop orders and cancels orders left
+waiting, against backtesting.py (whose limit and stop fills follow the same open / high / low
+rule). Stop-limit orders are left out: when the stop and the limit are both inside one bar,
+backtesting.py assumes the limit was touched first and skips the fill, py_rt fills it.
 """
 
 from __future__ import annotations
@@ -201,3 +206,127 @@ def test_python_strategy_equals_rust_strategy(name: str, fast: int, slow: int) -
     pd.testing.assert_frame_equal(rust.trades, python.trades)
     pd.testing.assert_series_equal(rust.equity, python.equity)
     assert rust.summary["final_equity"] == python.summary["final_equity"]
+
+
+# Limit entries and stop exits: on a cross up, a flat book bids 0.5 % under the close (good till
+# canceled); on a cross down the unfilled bid is canceled and a long is protected by a sell stop
+# 1 % under the close; a cross up cancels a stop still waiting. Both peers fill a limit at the
+# open when the bar opens through it, else at the limit when the range reaches it, and a stop the
+# same way from the other side: py_rt's bar convention.
+def entry_price(close: float) -> float:
+    # float() first: numpy's round and Python's round disagree on ties such as 18.905.
+    return round(float(close) * 0.995, 2)
+
+
+def exit_price(close: float) -> float:
+    return round(float(close) * 0.99, 2)
+
+
+def crosses(close: np.ndarray[Any, Any], fast: int, slow: int) -> np.ndarray[Any, Any]:
+    """+1 / -1 on the bars where the fast SMA crosses above / below the slow one, else 0."""
+    f = pd.Series(close).rolling(fast).mean().to_numpy()
+    s = pd.Series(close).rolling(slow).mean().to_numpy()
+    out = np.zeros(len(close), dtype=int)
+    out[1:] = np.where((f[:-1] < s[:-1]) & (f[1:] > s[1:]), 1, 0)
+    out[1:] -= np.where((f[:-1] > s[:-1]) & (f[1:] < s[1:]), 1, 0)
+    return out
+
+
+class LimitStop(Strategy):
+    def __init__(self, signal: np.ndarray[Any, Any]) -> None:
+        self.signal = signal
+        self.entry: int | None = None
+        self.exit: int | None = None
+
+    def init(self, data: Any) -> None:
+        self.close = next(iter(data.values()))["close"].to_numpy()
+
+    def on_fill(self, ctx: Any, fill: Any) -> None:
+        if fill.order_id == self.entry:
+            self.entry = None
+        if fill.order_id == self.exit:
+            self.exit = None
+
+    def on_bar(self, ctx: Any, symbol: str, i: int) -> None:
+        long = ctx.position(symbol) > 0
+        if self.signal[i] > 0:
+            if self.exit is not None:
+                ctx.cancel(self.exit)
+                self.exit = None
+            if not long and self.entry is None:
+                self.entry = ctx.buy(symbol, SIZE, limit=entry_price(self.close[i]))
+        elif self.signal[i] < 0:
+            if self.entry is not None:
+                ctx.cancel(self.entry)
+                self.entry = None
+            if long and self.exit is None:
+                self.exit = ctx.sell(symbol, SIZE, stop=exit_price(self.close[i]))
+
+
+def ours_limit_stop(name: str, fast: int, slow: int) -> pd.DataFrame:
+    bars = shared_bars(name)
+    signal = crosses(bars["close"].to_numpy(), fast, slow)
+    result = run_backtest(bars, LimitStop(signal), BacktestConfig(commission_bps=20))
+    kinds = set(result.orders["type"])
+    assert kinds == {"limit", "stop"}
+    assert (result.orders["state"] == "canceled").any(), "the case must exercise cancels"
+    t = result.trades
+    return normalise(
+        t["entry_ts"].dt.tz_convert("America/New_York").dt.date,
+        t["exit_ts"].dt.tz_convert("America/New_York").dt.date,
+        t,
+        float(result.equity.iloc[-1]),
+    )
+
+
+def backtesting_py_limit_stop(name: str, fast: int, slow: int) -> pd.DataFrame:
+    frame = peer_frame(shared_bars(name))
+    signal = crosses(frame["Close"].to_numpy(), fast, slow)
+
+    class Peer(BtpyStrategy):
+        def init(self) -> None:
+            self.entry: Any = None
+            self.exit: Any = None
+
+        def next(self) -> None:
+            i = len(self.data) - 1
+            close = float(self.data.Close[-1])
+            pending = set(map(id, self.orders))
+            if self.entry is not None and id(self.entry) not in pending:
+                self.entry = None
+            if self.exit is not None and id(self.exit) not in pending:
+                self.exit = None
+            long = self.position.size > 0
+            if signal[i] > 0:
+                if self.exit is not None:
+                    self.exit.cancel()
+                    self.exit = None
+                if not long and self.entry is None:
+                    self.entry = self.buy(size=SIZE, limit=entry_price(close))
+            elif signal[i] < 0:
+                if self.entry is not None:
+                    self.entry.cancel()
+                    self.entry = None
+                if long and self.exit is None:
+                    self.exit = self.sell(size=SIZE, stop=exit_price(close))
+
+    stats = Backtest(frame, Peer, cash=CASH, commission=COMMISSION).run()
+    t = stats["_trades"]
+    trades = pd.DataFrame(
+        {
+            "qty": t["Size"].abs(),
+            "entry_price": t["EntryPrice"],
+            "exit_price": t["ExitPrice"],
+            "pnl": t["PnL"],
+        }
+    )
+    return normalise(t["EntryTime"], t["ExitTime"], trades, float(stats["Equity Final [$]"]))
+
+
+@pytest.mark.parametrize(("name", "fast", "slow"), CASES)
+def test_limit_and_stop_orders_equal_backtesting_py(name: str, fast: int, slow: int) -> None:
+    assert_same_trades(
+        ours_limit_stop(name, fast, slow),
+        backtesting_py_limit_stop(name, fast, slow),
+        "backtesting.py",
+    )
