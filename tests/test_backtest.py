@@ -375,3 +375,23 @@ def test_ticks_of_a_real_recording_fill_at_the_touch_and_in_the_queue() -> None:
     assert float(result.equity.iloc[-1]) == pytest.approx(
         float(result.cash.iloc[-1]) + float(position) * mid, abs=1e-6
     )
+
+
+def test_real_dividends_of_a_held_position_are_credited_on_each_ex_date() -> None:
+    """AAPL 2012-2014 (zipline csvdir): ten cash dividends, prices already split-adjusted, so the
+    7:1 split of 2014-06-09 must not be applied again."""
+    bars = shared_bars("AAPL-zipline")
+
+    class Hold(Strategy):
+        def on_bar(self, ctx: Any, symbol: str, i: int) -> None:
+            if i == 0:
+                ctx.buy(symbol, 100)
+
+    result = run_backtest(bars, Hold())
+    paid = bars["dividend"].iloc[2:]  # the position exists from bar 1's open
+    assert (paid > 0).sum() == 10
+    assert float(result.summary["dividends"]) == pytest.approx(100 * paid.sum(), abs=1e-6)
+    assert result.summary["positions"] == {"AAPL": "100"}
+    fill = result.fills["price"].iloc[0]
+    expected = 100_000 - 100 * fill + 100 * paid.sum() + 100 * bars["close"].iloc[-1]
+    assert float(result.equity.iloc[-1]) == pytest.approx(expected, abs=1e-6)
