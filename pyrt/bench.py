@@ -117,6 +117,9 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
     (work / "session" / "risk_limits.toml").write_text(BENCH_LIMITS)
     layout = Layout.load(config)
     shutil.rmtree(Path(layout.appliance.model.watch_dir), ignore_errors=True)
+    # The driver creates md.ring in the runtime directory; risk would create the directory too,
+    # but on a loaded machine the driver can get there first.
+    Path(layout.runtime_dir).mkdir(parents=True, exist_ok=True)
     daemons = [
         subprocess.Popen(
             [str(RELEASE_DIR / binary), "--config", str(config)],
@@ -135,9 +138,11 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
             timeout=600,
         )
+        if driver.returncode != 0:
+            raise RuntimeError(f"pyrt-bench-ticks failed: {driver.stderr.strip()}")
     finally:
         for process in daemons:
             process.send_signal(signal.SIGTERM)

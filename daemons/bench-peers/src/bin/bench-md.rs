@@ -579,15 +579,6 @@ fn main() {
 }
 
 fn write_json(path: &std::path::Path, rows: &[Row]) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let results: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| serde_json::json!({"system": r.system, "case": r.case, "metric": r.metric, "value": r.value}))
@@ -595,7 +586,7 @@ fn write_json(path: &std::path::Path, rows: &[Row]) {
     let doc = serde_json::json!({
         "name": "md",
         "when": Timestamp::now().to_string(),
-        "host": {"cpu": cpu, "cores": cores},
+        "host": pyrt_bench_peers::host(),
         "results": results,
     });
     if let Some(parent) = path.parent() {

@@ -325,19 +325,10 @@ fn main() {
             }
         }
     }
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_default();
     let doc = serde_json::json!({
         "name": "ring",
         "when": Timestamp::now().to_string(),
-        "host": {"cpu": cpu, "cores": std::thread::available_parallelism().map_or(0, std::num::NonZero::get)},
+        "host": pyrt_bench_peers::host(),
         "results": rows,
     });
     if let Some(parent) = out.parent() {
