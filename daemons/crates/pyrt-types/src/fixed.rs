@@ -423,6 +423,18 @@ fn raw_from_f64(value: f64) -> Result<i64, DecimalError> {
     if !value.is_finite() {
         return Err(DecimalError::NotFinite);
     }
+    // Fast path, exact: below 10⁶ the doubles are closer together than 10⁻⁹, so at most one
+    // nine-decimal number rounds to `value`; if the scaled, rounded candidate converts back to
+    // `value` (a correctly rounded division), it is that number, hence the shortest form's value.
+    // Anything else takes the formatting path, which is about twenty times slower.
+    if value.abs() < 1e6 {
+        #[allow(clippy::cast_possible_truncation)]
+        let candidate = (value * 1e9).round() as i64;
+        #[allow(clippy::cast_precision_loss)]
+        if (candidate as f64 / 1e9).to_bits() == value.to_bits() {
+            return Ok(candidate);
+        }
+    }
     let mut buf = FloatText::default();
     fmt::write(&mut buf, format_args!("{value:e}")).map_err(|_| DecimalError::Overflow)?;
     parse_raw(buf.as_str())

@@ -7,6 +7,22 @@ use pyrt_types::{DecimalError, Notional, OverflowError, Price, Qty, SCALE, Times
 use time::format_description::well_known::Rfc3339;
 
 proptest! {
+    /// The fast conversion of floats agrees with formatting the float and parsing the text, for
+    /// any bit pattern and for floats made from nine-decimal values (prices as pandas holds them).
+    #[test]
+    fn floats_convert_like_their_shortest_text(bits in any::<u64>(), raw in -999_999_999_999_999i64..999_999_999_999_999) {
+        #[allow(clippy::cast_precision_loss)]
+        for value in [f64::from_bits(bits), raw as f64 / 1e9, (raw / 1000) as f64 / 1e6] {
+            if !value.is_finite() {
+                // NaN and infinities have no decimal text to compare with (refused either way).
+                prop_assert_eq!(Price::from_f64_shortest(value), Err(DecimalError::NotFinite));
+                continue;
+            }
+            let text = format!("{value:e}");
+            prop_assert_eq!(Price::from_f64_shortest(value), Price::parse(&text), "{}", text);
+        }
+    }
+
     #[test]
     fn any_raw_value_formats_and_parses_back(raw in any::<i64>()) {
         let price = Price::from_raw(raw);
