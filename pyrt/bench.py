@@ -116,15 +116,25 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
     config = session_config(work / "session")
     (work / "session" / "risk_limits.toml").write_text(BENCH_LIMITS)
     layout = Layout.load(config)
-    shutil.rmtree(Path(layout.appliance.model.watch_dir), ignore_errors=True)
+    # The strategy daemon starts on the newest model in its directory: the same 200-tree model
+    # the inference comparison uses, so tick → order includes real ONNX inference.
+    watch = Path(layout.appliance.model.watch_dir)
+    shutil.rmtree(watch, ignore_errors=True)
+    watch.mkdir(parents=True)
+    for suffix in (".onnx", ".json"):
+        shutil.copyfile(work / "models" / f"bench{suffix}", watch / f"bench{suffix}")
     # The driver creates md.ring in the runtime directory; risk would create the directory too,
     # but on a loaded machine the driver can get there first.
     Path(layout.runtime_dir).mkdir(parents=True, exist_ok=True)
+    # As the supervisor does: the strategy daemon loads ONNX Runtime from the wheel's library.
+    library = onnxruntime_library()
+    env = {**os.environ, "ORT_DYLIB_PATH": str(library)} if library else dict(os.environ)
     daemons = [
         subprocess.Popen(
             [str(RELEASE_DIR / binary), "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=(work / f"{binary}.err").open("w"),
+            env=env,
         )
         for binary in ("pyrt-risk", "pyrt-strategy")
     ]
