@@ -4,6 +4,7 @@ unchanged, over real sockets (MessagePack on the stream, as alpaca-py always ask
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -209,3 +210,38 @@ def test_crypto_stream_replays_real_order_books_to_alpaca_py() -> None:
                     side[level.price] = level.size
         assert max(bids) < min(asks), "the rebuilt book is never crossed"
     assert 50_000 < max(bids) < 70_000, "BTC in August 2024"
+
+
+def subscribed(port: int) -> Any:
+    ws = connect(f"ws://127.0.0.1:{port}/v2/iex")
+    ws.recv()
+    ws.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
+    ws.recv()
+    ws.send(json.dumps({"action": "subscribe", "quotes": ["*"]}))
+    ws.recv()
+    return ws
+
+
+def test_a_client_vanishing_mid_stream_does_not_stop_the_replay(sim: Running) -> None:
+    """A subscriber whose connection dies (no close frame) must not end the market replay: the
+    other subscriber keeps receiving and every replay step succeeds."""
+    doomed, survivor = subscribed(sim.port), subscribed(sim.port)
+    doomed.socket.shutdown(socket.SHUT_RDWR)
+    doomed.socket.close()
+    for i in range(200):
+        sim.tick("MSFT", f"400.{i % 90 + 10:02d}", "401.00")  # raises if the replay step failed
+    seen = 0
+    while seen < 200:
+        seen += len(json.loads(survivor.recv(timeout=10)))
+    survivor.close()
+
+
+def test_shutdown_during_a_running_replay_is_clean() -> None:
+    """Stopping the server while the replay publishes to a subscriber ends cleanly. (The demo once
+    logged "Cannot write to closing transport" here: a write raced the server closing the
+    connection; that race is not reproducible on demand, the write now drops the subscriber.)"""
+    running = Running(build(SimConfig(KEY, SECRET, ticks_per_second=0), replay=True))
+    client = subscribed(running.port)
+    client.recv(timeout=10)  # the replay is publishing
+    running.stop()  # raises if shutting down raised
+    client.close()

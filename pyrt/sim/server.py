@@ -444,9 +444,14 @@ class Simulator:
             for update in updates:
                 if ws.closed:
                     break
-                await ws.send_bytes(
-                    json.dumps({"stream": "trade_updates", "data": update}).encode()
-                )
+                try:
+                    await ws.send_bytes(
+                        json.dumps({"stream": "trade_updates", "data": update}).encode()
+                    )
+                except ConnectionResetError:
+                    # Gone mid-write: the client reconciles over REST when it reconnects.
+                    self.streams.discard(ws)
+                    break
                 count = getattr(ws, "_pyrt_sent", 0) + 1
                 ws._pyrt_sent = count  # type: ignore[attr-defined]
                 if self.faults.drop_stream_after and count >= self.faults.drop_stream_after:

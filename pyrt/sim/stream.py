@@ -141,7 +141,14 @@ class StreamHub:
                         message["t"] = msgpack.Timestamp.from_unix_nano(ns)
                     batch.append(message)
             if batch and not ws.closed:
-                await self.send(ws, packed, batch)
+                try:
+                    await self.send(ws, packed, batch)
+                except ConnectionResetError:
+                    # The client went away between the check and the write: forget it and keep
+                    # serving the others (an exception here would end the replay for everyone).
+                    self.subscribers.pop(ws, None)
+                    self.sent.pop(ws, None)
+                    continue
                 self.sent[ws] = self.sent.get(ws, 0) + len(batch)
                 if self.drop_after and self.sent[ws] >= self.drop_after:
                     self.subscribers.pop(ws, None)
