@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,23 @@ from research.metrics import Metrics, compute_metrics
 from research.report import ReportFiles, write_report
 
 if TYPE_CHECKING:
+    from pyrt._core import _BacktestContext as Context
     from pyrt._core import _BacktestEngine as Engine
+else:
+    # What a Python strategy's callbacks get (its interface is in pyrt/_core.pyi).
+    Context = core.Context
+
+__all__ = [
+    "BAR_COLUMNS",
+    "BacktestConfig",
+    "BacktestResult",
+    "Context",
+    "Fill",
+    "SmaCross",
+    "Strategy",
+    "run_backtest",
+    "sweep_sma_cross",
+]
 
 NY = "America/New_York"
 DAY_NS = 86_400_000_000_000
@@ -90,38 +106,6 @@ class Fill(NamedTuple):
     price: float
     fee: float
     liquidity: str
-
-
-class Context(Protocol):
-    """What a Python strategy's callbacks get (``pyrt._core.backtest.Context``)."""
-
-    cash: float
-    equity: float
-    ts: int
-
-    def buy(
-        self,
-        symbol: str,
-        qty: float | str,
-        limit: float | str | None = None,
-        stop: float | str | None = None,
-        tif: str = "gtc",
-    ) -> int: ...
-
-    def sell(
-        self,
-        symbol: str,
-        qty: float | str,
-        limit: float | str | None = None,
-        stop: float | str | None = None,
-        tif: str = "gtc",
-    ) -> int: ...
-
-    def close(self, symbol: str) -> int | None: ...
-
-    def cancel(self, order_id: int) -> None: ...
-
-    def position(self, symbol: str) -> float: ...
 
 
 class Strategy:

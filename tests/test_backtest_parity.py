@@ -52,11 +52,16 @@ def ours(name: str, fast: int, slow: int) -> pd.DataFrame:
     result = run_backtest(
         shared_bars(name), SmaCross(fast, slow, SIZE), BacktestConfig(commission_bps=20)
     )
-    trades = result.trades
+    return our_trades(result)
+
+
+def our_trades(result: Any) -> pd.DataFrame:
+    """py_rt's trades with session dates, as the peers report them."""
+    t = result.trades
     return normalise(
-        trades["entry_ts"].dt.tz_convert("America/New_York").dt.date,
-        trades["exit_ts"].dt.tz_convert("America/New_York").dt.date,
-        trades,
+        t["entry_ts"].dt.tz_convert("America/New_York").dt.date,
+        t["exit_ts"].dt.tz_convert("America/New_York").dt.date,
+        t,
         float(result.equity.iloc[-1]),
     )
 
@@ -76,6 +81,19 @@ def normalise(entry: Any, exit_: Any, trades: pd.DataFrame, final: float) -> pd.
     return frame
 
 
+def backtesting_py_trades(stats: Any) -> pd.DataFrame:
+    t = stats["_trades"]
+    trades = pd.DataFrame(
+        {
+            "qty": t["Size"].abs(),
+            "entry_price": t["EntryPrice"],
+            "exit_price": t["ExitPrice"],
+            "pnl": t["PnL"],
+        }
+    )
+    return normalise(t["EntryTime"], t["ExitTime"], trades, float(stats["Equity Final [$]"]))
+
+
 def backtesting_py(name: str, fast: int, slow: int) -> pd.DataFrame:
     class Cross(BtpyStrategy):
         def init(self) -> None:
@@ -91,16 +109,7 @@ def backtesting_py(name: str, fast: int, slow: int) -> pd.DataFrame:
 
     frame = peer_frame(shared_bars(name))
     stats = Backtest(frame, Cross, cash=CASH, commission=COMMISSION).run()
-    t = stats["_trades"]
-    trades = pd.DataFrame(
-        {
-            "qty": t["Size"].abs(),
-            "entry_price": t["EntryPrice"],
-            "exit_price": t["ExitPrice"],
-            "pnl": t["PnL"],
-        }
-    )
-    return normalise(t["EntryTime"], t["ExitTime"], trades, float(stats["Equity Final [$]"]))
+    return backtesting_py_trades(stats)
 
 
 def backtrader_run(name: str, fast: int, slow: int) -> pd.DataFrame:
@@ -270,13 +279,7 @@ def ours_limit_stop(name: str, fast: int, slow: int) -> pd.DataFrame:
     kinds = set(result.orders["type"])
     assert kinds == {"limit", "stop"}
     assert (result.orders["state"] == "canceled").any(), "the case must exercise cancels"
-    t = result.trades
-    return normalise(
-        t["entry_ts"].dt.tz_convert("America/New_York").dt.date,
-        t["exit_ts"].dt.tz_convert("America/New_York").dt.date,
-        t,
-        float(result.equity.iloc[-1]),
-    )
+    return our_trades(result)
 
 
 def backtesting_py_limit_stop(name: str, fast: int, slow: int) -> pd.DataFrame:
@@ -311,16 +314,7 @@ def backtesting_py_limit_stop(name: str, fast: int, slow: int) -> pd.DataFrame:
                     self.exit = self.sell(size=SIZE, stop=exit_price(close))
 
     stats = Backtest(frame, Peer, cash=CASH, commission=COMMISSION).run()
-    t = stats["_trades"]
-    trades = pd.DataFrame(
-        {
-            "qty": t["Size"].abs(),
-            "entry_price": t["EntryPrice"],
-            "exit_price": t["ExitPrice"],
-            "pnl": t["PnL"],
-        }
-    )
-    return normalise(t["EntryTime"], t["ExitTime"], trades, float(stats["Equity Final [$]"]))
+    return backtesting_py_trades(stats)
 
 
 @pytest.mark.parametrize(("name", "fast", "slow"), CASES)

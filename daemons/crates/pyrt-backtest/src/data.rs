@@ -129,8 +129,11 @@ impl Checker<'_> {
         }
     }
 
-    fn sorted(&self, ts: &[i64]) -> Result<(), DataError> {
-        match ts.windows(2).position(|w| w[1] <= w[0]) {
+    /// Bars must strictly increase in time; ticks may share a timestamp (several prints in one
+    /// nanosecond bucket) but may not go back.
+    fn sorted(&self, ts: &[i64], strictly: bool) -> Result<(), DataError> {
+        let bad = |w: &[i64]| if strictly { w[1] <= w[0] } else { w[1] < w[0] };
+        match ts.windows(2).position(bad) {
             None => Ok(()),
             Some(i) => Err(DataError::Unsorted {
                 symbol: self.symbol.to_owned(),
@@ -200,7 +203,7 @@ impl Bars {
             symbol,
             n: columns.ts.len(),
         };
-        check.sorted(columns.ts)?;
+        check.sorted(columns.ts, true)?;
         let open = check.fixed("open", columns.open, true, price)?;
         let high = check.fixed("high", columns.high, true, price)?;
         let low = check.fixed("low", columns.low, true, price)?;
@@ -266,7 +269,7 @@ impl Quotes {
             symbol,
             n: columns.ts.len(),
         };
-        check.sorted_or_equal(columns.ts)?;
+        check.sorted(columns.ts, false)?;
         let bid = check.fixed("bid", columns.bid, true, price)?;
         let ask = check.fixed("ask", columns.ask, true, price)?;
         for (row, (b, a)) in bid.iter().zip(&ask).enumerate() {
@@ -295,28 +298,12 @@ impl Trades {
             symbol,
             n: columns.ts.len(),
         };
-        check.sorted_or_equal(columns.ts)?;
+        check.sorted(columns.ts, false)?;
         Ok(Self {
             ts: columns.ts.to_vec(),
             price: check.fixed("price", columns.price, true, price)?,
             size: check.fixed("size", columns.size, false, qty)?,
         })
-    }
-}
-
-impl Checker<'_> {
-    /// Ticks may share a timestamp (several prints in one nanosecond bucket); they may not go
-    /// back in time.
-    fn sorted_or_equal(&self, ts: &[i64]) -> Result<(), DataError> {
-        match ts.windows(2).position(|w| w[1] < w[0]) {
-            None => Ok(()),
-            Some(i) => Err(DataError::Unsorted {
-                symbol: self.symbol.to_owned(),
-                row: i + 1,
-                ts: ts[i + 1],
-                prev: ts[i],
-            }),
-        }
     }
 }
 
@@ -372,40 +359,36 @@ impl MarketData {
         Ok((id, &mut self.data[index]))
     }
 
-    pub fn add_bars(&mut self, symbol: &str, bars: Bars) -> Result<SymbolId, DataError> {
+    /// Stores one kind of series for `symbol`; each kind may be given once per symbol.
+    fn put<T>(
+        &mut self,
+        symbol: &str,
+        what: &'static str,
+        series: T,
+        field: impl FnOnce(&mut SymbolData) -> &mut Option<T>,
+    ) -> Result<SymbolId, DataError> {
         let (id, slot) = self.slot(symbol)?;
-        if slot.bars.is_some() {
+        let place = field(slot);
+        if place.is_some() {
             return Err(DataError::Twice {
                 symbol: symbol.to_owned(),
-                what: "bars",
+                what,
             });
         }
-        slot.bars = Some(bars);
+        *place = Some(series);
         Ok(id)
+    }
+
+    pub fn add_bars(&mut self, symbol: &str, bars: Bars) -> Result<SymbolId, DataError> {
+        self.put(symbol, "bars", bars, |d| &mut d.bars)
     }
 
     pub fn add_quotes(&mut self, symbol: &str, quotes: Quotes) -> Result<SymbolId, DataError> {
-        let (id, slot) = self.slot(symbol)?;
-        if slot.quotes.is_some() {
-            return Err(DataError::Twice {
-                symbol: symbol.to_owned(),
-                what: "quotes",
-            });
-        }
-        slot.quotes = Some(quotes);
-        Ok(id)
+        self.put(symbol, "quotes", quotes, |d| &mut d.quotes)
     }
 
     pub fn add_trades(&mut self, symbol: &str, trades: Trades) -> Result<SymbolId, DataError> {
-        let (id, slot) = self.slot(symbol)?;
-        if slot.trades.is_some() {
-            return Err(DataError::Twice {
-                symbol: symbol.to_owned(),
-                what: "trades",
-            });
-        }
-        slot.trades = Some(trades);
-        Ok(id)
+        self.put(symbol, "trades", trades, |d| &mut d.trades)
     }
 
     /// Merges every series into one timeline (stable: equal timestamps keep kind, then symbol,
