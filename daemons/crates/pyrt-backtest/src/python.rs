@@ -641,10 +641,7 @@ impl PyEngine {
     fn curve<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let curve = self.last()?.curve();
         let d = PyDict::new(py);
-        d.set_item(
-            "ts",
-            PyArray1::from_vec(py, curve.iter().map(|p| p.ts).collect()),
-        )?;
+        column(&d, "ts", curve, |p| p.ts)?;
         for (name, get) in [
             (
                 "equity",
@@ -668,39 +665,20 @@ impl PyEngine {
             "order_id",
             fills.iter().map(|f| f.order_id).collect::<Vec<_>>(),
         )?;
-        d.set_item(
+        labels(
+            &d,
             "symbol",
-            fills
-                .iter()
-                .map(|f| names[f.symbol.0 as usize])
-                .collect::<Vec<_>>(),
+            fills.iter().map(|f| names[f.symbol.0 as usize]),
         )?;
-        d.set_item(
-            "ts",
-            PyArray1::from_vec(py, fills.iter().map(|f| f.ts).collect()),
-        )?;
-        d.set_item(
-            "side",
-            fills.iter().map(|f| side_name(f.side)).collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "qty",
-            PyArray1::from_vec(py, fills.iter().map(|f| f.qty.to_f64_lossy()).collect()),
-        )?;
-        d.set_item(
-            "price",
-            PyArray1::from_vec(py, fills.iter().map(|f| f.price.to_f64_lossy()).collect()),
-        )?;
-        d.set_item(
-            "fee",
-            PyArray1::from_vec(py, fills.iter().map(|f| f.fee.to_f64_lossy()).collect()),
-        )?;
-        d.set_item(
+        column(&d, "ts", fills, |f| f.ts)?;
+        labels(&d, "side", fills.iter().map(|f| side_name(f.side)))?;
+        column(&d, "qty", fills, |f| f.qty.to_f64_lossy())?;
+        column(&d, "price", fills, |f| f.price.to_f64_lossy())?;
+        column(&d, "fee", fills, |f| f.fee.to_f64_lossy())?;
+        labels(
+            &d,
             "liquidity",
-            fills
-                .iter()
-                .map(|f| liquidity_name(f.liquidity))
-                .collect::<Vec<_>>(),
+            fills.iter().map(|f| liquidity_name(f.liquidity)),
         )?;
         Ok(d)
     }
@@ -712,71 +690,32 @@ impl PyEngine {
         let optional = |p: Option<Price>| p.map_or(f64::NAN, Price::to_f64_lossy);
         let d = PyDict::new(py);
         d.set_item("id", orders.iter().map(|o| o.id).collect::<Vec<_>>())?;
-        d.set_item(
-            "ts",
-            PyArray1::from_vec(py, orders.iter().map(|o| o.ts).collect()),
-        )?;
-        d.set_item(
+        column(&d, "ts", orders, |o| o.ts)?;
+        labels(
+            &d,
             "symbol",
-            orders
-                .iter()
-                .map(|o| {
-                    names
-                        .get(o.request.symbol.0 as usize)
-                        .copied()
-                        .unwrap_or("?")
-                })
-                .collect::<Vec<_>>(),
+            orders.iter().map(|o| {
+                names
+                    .get(o.request.symbol.0 as usize)
+                    .copied()
+                    .unwrap_or("?")
+            }),
         )?;
-        d.set_item(
-            "side",
-            orders
-                .iter()
-                .map(|o| side_name(o.request.side))
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
+        labels(&d, "side", orders.iter().map(|o| side_name(o.request.side)))?;
+        labels(
+            &d,
             "type",
-            orders
-                .iter()
-                .map(|o| o.request.order_type.as_str())
-                .collect::<Vec<_>>(),
+            orders.iter().map(|o| o.request.order_type.as_str()),
         )?;
-        d.set_item(
+        labels(
+            &d,
             "tif",
-            orders
-                .iter()
-                .map(|o| o.request.time_in_force.as_str())
-                .collect::<Vec<_>>(),
+            orders.iter().map(|o| o.request.time_in_force.as_str()),
         )?;
-        d.set_item(
-            "qty",
-            PyArray1::from_vec(
-                py,
-                orders
-                    .iter()
-                    .map(|o| o.request.qty.to_f64_lossy())
-                    .collect(),
-            ),
-        )?;
-        d.set_item(
-            "limit",
-            PyArray1::from_vec(
-                py,
-                orders.iter().map(|o| optional(o.request.limit)).collect(),
-            ),
-        )?;
-        d.set_item(
-            "stop",
-            PyArray1::from_vec(
-                py,
-                orders.iter().map(|o| optional(o.request.stop)).collect(),
-            ),
-        )?;
-        d.set_item(
-            "filled",
-            PyArray1::from_vec(py, orders.iter().map(|o| o.filled.to_f64_lossy()).collect()),
-        )?;
+        column(&d, "qty", orders, |o| o.request.qty.to_f64_lossy())?;
+        column(&d, "limit", orders, |o| optional(o.request.limit))?;
+        column(&d, "stop", orders, |o| optional(o.request.stop))?;
+        column(&d, "filled", orders, |o| o.filled.to_f64_lossy())?;
         let (states, reasons): (Vec<&str>, Vec<&str>) = orders
             .iter()
             .map(|o| match o.state {
@@ -797,57 +736,23 @@ impl PyEngine {
         let trades = backtest.portfolio().trades();
         let names: Vec<&str> = backtest.data().symbols.names().collect();
         let d = PyDict::new(py);
-        d.set_item(
+        labels(
+            &d,
             "symbol",
-            trades
-                .iter()
-                .map(|t| names[t.symbol.0 as usize])
-                .collect::<Vec<_>>(),
+            trades.iter().map(|t| names[t.symbol.0 as usize]),
         )?;
-        d.set_item(
+        labels(
+            &d,
             "side",
-            trades
-                .iter()
-                .map(|t| if t.long { "long" } else { "short" })
-                .collect::<Vec<_>>(),
+            trades.iter().map(|t| if t.long { "long" } else { "short" }),
         )?;
-        d.set_item(
-            "qty",
-            PyArray1::from_vec(py, trades.iter().map(|t| t.qty.to_f64_lossy()).collect()),
-        )?;
-        d.set_item(
-            "entry_ts",
-            PyArray1::from_vec(py, trades.iter().map(|t| t.entry_ts).collect()),
-        )?;
-        d.set_item(
-            "exit_ts",
-            PyArray1::from_vec(py, trades.iter().map(|t| t.exit_ts).collect()),
-        )?;
-        d.set_item(
-            "entry_price",
-            PyArray1::from_vec(
-                py,
-                trades
-                    .iter()
-                    .map(|t| t.entry_price.to_f64_lossy())
-                    .collect(),
-            ),
-        )?;
-        d.set_item(
-            "exit_price",
-            PyArray1::from_vec(
-                py,
-                trades.iter().map(|t| t.exit_price.to_f64_lossy()).collect(),
-            ),
-        )?;
-        d.set_item(
-            "pnl",
-            PyArray1::from_vec(py, trades.iter().map(|t| t.pnl.to_f64_lossy()).collect()),
-        )?;
-        d.set_item(
-            "fees",
-            PyArray1::from_vec(py, trades.iter().map(|t| t.fees.to_f64_lossy()).collect()),
-        )?;
+        column(&d, "qty", trades, |t| t.qty.to_f64_lossy())?;
+        column(&d, "entry_ts", trades, |t| t.entry_ts)?;
+        column(&d, "exit_ts", trades, |t| t.exit_ts)?;
+        column(&d, "entry_price", trades, |t| t.entry_price.to_f64_lossy())?;
+        column(&d, "exit_price", trades, |t| t.exit_price.to_f64_lossy())?;
+        column(&d, "pnl", trades, |t| t.pnl.to_f64_lossy())?;
+        column(&d, "fees", trades, |t| t.fees.to_f64_lossy())?;
         Ok(d)
     }
 
@@ -875,6 +780,28 @@ impl PyEngine {
         d.set_item("positions", positions)?;
         Ok(d)
     }
+}
+
+/// One numpy column of a result table: `get` of every row.
+fn column<T, V: numpy::Element>(
+    d: &Bound<'_, PyDict>,
+    name: &str,
+    rows: &[T],
+    get: impl Fn(&T) -> V,
+) -> PyResult<()> {
+    d.set_item(
+        name,
+        PyArray1::from_vec(d.py(), rows.iter().map(get).collect()),
+    )
+}
+
+/// One column of names or labels, as a Python list.
+fn labels<'a>(
+    d: &Bound<'_, PyDict>,
+    name: &str,
+    values: impl Iterator<Item = &'a str>,
+) -> PyResult<()> {
+    d.set_item(name, values.collect::<Vec<_>>())
 }
 
 fn summary_dict<'py>(py: Python<'py>, s: &crate::Summary) -> PyResult<Bound<'py, PyDict>> {
