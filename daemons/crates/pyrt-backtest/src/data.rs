@@ -3,10 +3,12 @@
 //!
 //! Prices arrive from research as `f64` columns (pandas) and become fixed-point here, each as the
 //! decimal its float prints as, so the fill model and the accounting work in exact money like the
-//! live path.
+//! live path. A float whose shortest form has more than nine decimals (binary noise of arithmetic,
+//! such as `100.04455800000001`) is rounded to the nearest 10⁻⁹, the money grid of the whole
+//! system; only values beyond the fixed-point range (about ±9.2e9) are refused.
 
 use pyrt_fill::BarPrices;
-use pyrt_types::{Price, Qty, SymbolError, SymbolId, SymbolTable};
+use pyrt_types::{DecimalError, Price, Qty, SymbolError, SymbolId, SymbolTable};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DataError {
@@ -166,18 +168,40 @@ impl Checker<'_> {
                 if v < 0.0 {
                     return Err(self.err_value(row, column, v, "must not be negative"));
                 }
-                convert(v).ok_or_else(|| self.err_value(row, column, v, "out of fixed-point range"))
+                convert(v).ok_or_else(|| {
+                    self.err_value(
+                        row,
+                        column,
+                        v,
+                        "beyond the fixed-point range of about ±9.2e9",
+                    )
+                })
             })
             .collect()
     }
 }
 
+/// The fixed-point raw value of `v`: its shortest decimal when that has at most nine decimals,
+/// else `v` rounded to the nearest 10⁻⁹; `None` beyond the range.
+fn raw_of(v: f64, exact: Result<i64, DecimalError>) -> Option<i64> {
+    match exact {
+        Ok(raw) => Some(raw),
+        Err(DecimalError::TooPrecise) => {
+            let scaled = (v * 1e9).round();
+            // 2⁶³ as f64; anything at or past it does not fit an i64.
+            #[allow(clippy::cast_possible_truncation)]
+            (scaled.abs() < 9.223_372_036_854_775e18).then_some(scaled as i64)
+        }
+        Err(_) => None,
+    }
+}
+
 fn price(v: f64) -> Option<Price> {
-    Price::from_f64_shortest(v).ok()
+    raw_of(v, Price::from_f64_shortest(v).map(Price::raw)).map(Price::from_raw)
 }
 
 fn qty(v: f64) -> Option<Qty> {
-    Qty::from_f64_shortest(v).ok()
+    raw_of(v, Qty::from_f64_shortest(v).map(Qty::raw)).map(Qty::from_raw)
 }
 
 /// Bar columns as research has them.

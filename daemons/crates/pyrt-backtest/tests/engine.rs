@@ -226,10 +226,36 @@ fn bad_columns_are_refused_with_row_and_rule() {
     );
     let err = Bars::from_columns("X", &columns(&[1, 2, 3], &[1.0, 0.0, 1.0])).unwrap_err();
     assert!(err.to_string().contains("must be positive"));
+    let err = Bars::from_columns("X", &columns(&[1, 2, 3], &[1.0, 1e10, 1.0])).unwrap_err();
+    assert!(
+        err.to_string().contains("beyond the fixed-point range"),
+        "{err}"
+    );
     assert!(matches!(
         MarketData::new().build_timeline(),
         Err(DataError::Empty)
     ));
+}
+
+#[test]
+fn float_noise_rounds_to_the_nanodollar_grid() {
+    let noisy = 100.0 + 0.044_558; // 100.04455800000001 in binary
+    let bars = Bars::from_columns(
+        "X",
+        &BarColumns {
+            ts: &[1],
+            open: &[noisy],
+            high: &[noisy],
+            low: &[noisy],
+            close: &[noisy],
+            volume: &[0.0],
+            session: None,
+            dividend: None,
+            split: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(bars.bars[0].close.to_string(), "100.044558");
 }
 
 proptest! {

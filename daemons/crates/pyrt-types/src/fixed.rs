@@ -423,11 +423,16 @@ fn raw_from_f64(value: f64) -> Result<i64, DecimalError> {
     if !value.is_finite() {
         return Err(DecimalError::NotFinite);
     }
-    // Fast path, exact: below 10⁶ the doubles are closer together than 10⁻⁹, so at most one
-    // nine-decimal number rounds to `value`; if the scaled, rounded candidate converts back to
-    // `value` (a correctly rounded division), it is that number, hence the shortest form's value.
-    // Anything else takes the formatting path, which is about twenty times slower.
-    if value.abs() < 1e6 {
+    // Fast paths, exact. Whole numbers (sizes, volumes) scale by 10⁹ without rounding. Below
+    // 2²² the doubles are closer together than 10⁻⁹, so at most one nine-decimal number rounds to
+    // `value`; if the scaled, rounded candidate converts back to `value` (a correctly rounded
+    // division), it is that number, hence the shortest form's value. Anything else takes the
+    // formatting path, about twenty times slower.
+    #[allow(clippy::cast_possible_truncation)]
+    if value.fract() == 0.0 && value.abs() < 9.2e9 {
+        return Ok(value as i64 * SCALE);
+    }
+    if value.abs() < 4_194_304.0 {
         #[allow(clippy::cast_possible_truncation)]
         let candidate = (value * 1e9).round() as i64;
         #[allow(clippy::cast_precision_loss)]

@@ -12,7 +12,7 @@ proptest! {
     #[test]
     fn floats_convert_like_their_shortest_text(bits in any::<u64>(), raw in -999_999_999_999_999i64..999_999_999_999_999) {
         #[allow(clippy::cast_precision_loss)]
-        for value in [f64::from_bits(bits), raw as f64 / 1e9, (raw / 1000) as f64 / 1e6] {
+        for value in [f64::from_bits(bits), raw as f64 / 1e9, (raw / 1000) as f64 / 1e6, (raw / 100_000) as f64] {
             if !value.is_finite() {
                 // NaN and infinities have no decimal text to compare with (refused either way).
                 prop_assert_eq!(Price::from_f64_shortest(value), Err(DecimalError::NotFinite));
