@@ -11,6 +11,8 @@ Conventions, the same as backtrader's and backtesting.py's defaults:
   limit or stop where the bar reaches it (see ``pyrt-fill``).
 * Orders are good-till-canceled unless ``tif`` says otherwise; ``day`` orders expire after the
   last bar of the New York session they went live in.
+* Prices and sizes become fixed point (10⁻⁹) on the way in: the decimal each float prints as, or
+  the nearest 10⁻⁹ for floats with more digits than that (binary noise of arithmetic).
 * Commission is ``commission_bps`` of each fill's notional plus ``per_share``, charged on entry
   and exit; ``regulatory_fees`` adds the SEC and FINRA TAF fees on sells; ``slippage_bps`` moves
   every taker fill against the order.
