@@ -169,6 +169,49 @@ fn crypto_orderbook_messages_become_delta_batches() {
     assert!(matches!(items.as_slice(), [Item::Malformed(_)]));
 }
 
+#[test]
+fn order_book_levels_read_the_same_in_any_layout() {
+    let frame = |bids: &str, asks: &str| {
+        format!(r#"[{{"T":"o","S":"BTC/USD","t":"2024-08-08T23:54:14.5Z","b":{bids},"a":{asks}}}]"#)
+    };
+    let deltas = |frame: &str| {
+        let (result, items) = items_json(frame);
+        (result, events(&items), items.len())
+    };
+    // The exact layout Alpaca sends takes a fast path; spaces, other key orders, extra fields and
+    // quoted numbers take the general object reader, and must read the same.
+    let compact = frame(
+        r#"[{"p":61837.63,"s":3.78826},{"p":-1.5e2,"s":0}]"#,
+        r#"[{"p":61837.64,"s":1.54698}]"#,
+    );
+    let loose = frame(
+        r#"[ { "p" : 61837.63 , "s" : 3.78826 },{"s":0,"p":-1.5e2}]"#,
+        r#"[{"p":"61837.64","s":1.54698,"x":1}]"#,
+    );
+    let (result, events, _) = deltas(&compact);
+    assert_eq!(result, Ok(1));
+    assert_eq!(events.len(), 3);
+    assert_eq!(deltas(&loose), deltas(&compact));
+    // Near misses of the fast path's layout are refused as before.
+    for level in [
+        r#"{"p":,"s":1}"#,
+        r#"{"p":1,"s":}"#,
+        r#"{"p":1,"s":2,}"#,
+        r#"{"p":1,"s":2"#,
+        r#"{"p":1"s":2}"#,
+        r#"{"p":1,"s":2]"#,
+        r#"{"p":x,"s":2}"#,
+        r#"{"p":1,"s":2x}"#,
+    ] {
+        let text = frame(&format!("[{level}]"), "[]");
+        let (result, items) = items_json(&text);
+        assert!(
+            result.is_err() || matches!(items.as_slice(), [Item::Malformed(_)]),
+            "{level}: {result:?} {items:?}"
+        );
+    }
+}
+
 // ---- MessagePack: the same messages, encoded the way alpaca-py receives them ----
 
 fn ts_ext(buf: &mut Vec<u8>, ts: Timestamp) {

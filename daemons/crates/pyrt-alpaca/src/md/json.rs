@@ -81,6 +81,53 @@ impl<'a> Scanner<'a> {
         std::str::from_utf8(&self.bytes[start..self.pos]).or_else(|_| self.fail("bad number"))
     }
 
+    /// Length of the number at `at` (the bytes `number` would consume), or zero.
+    #[inline]
+    fn number_len(&self, at: usize) -> usize {
+        self.bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .count()
+    }
+
+    /// An order-book level in exactly the form Alpaca sends, `{"p":N,"s":N}` with no spaces,
+    /// without the general object reader; `None` (and nothing consumed) for any other form, which
+    /// the general reader then handles, so both accept and reject the same input.
+    #[inline]
+    fn compact_level(&mut self) -> Option<(Value<'a>, Value<'a>)> {
+        let mut at = self.pos;
+        if !self.bytes.get(at..)?.starts_with(b"{\"p\":") {
+            return None;
+        }
+        at += 5;
+        let p_len = self.number_len(at);
+        if !matches!(self.bytes.get(at), Some(b'-' | b'0'..=b'9')) {
+            return None;
+        }
+        let p = &self.bytes[at..at + p_len];
+        at += p_len;
+        if !self.bytes.get(at..)?.starts_with(b",\"s\":") {
+            return None;
+        }
+        at += 5;
+        let s_len = self.number_len(at);
+        if !matches!(self.bytes.get(at), Some(b'-' | b'0'..=b'9')) {
+            return None;
+        }
+        let size = &self.bytes[at..at + s_len];
+        at += s_len;
+        if self.bytes.get(at) != Some(&b'}') {
+            return None;
+        }
+        // Only ASCII was consumed.
+        let p = std::str::from_utf8(p).ok()?;
+        let size = std::str::from_utf8(size).ok()?;
+        self.pos = at + 1;
+        Some((Value::Number(p), Value::Number(size)))
+    }
+
     fn literal(&mut self, word: &'static [u8], value: Value<'a>) -> Result<Value<'a>, FrameError> {
         if self.bytes[self.pos..].starts_with(word) {
             self.pos += word.len();
@@ -184,6 +231,9 @@ impl<'a> LevelReader<'a> for JsonLevels<'a> {
             if s.peek() == Some(b']') {
                 return Ok(None);
             }
+        }
+        if let Some(level) = s.compact_level() {
+            return Ok(Some(level));
         }
         let mut fields = Fields::new();
         s.object(&mut fields).map_err(bad)?;
