@@ -377,8 +377,6 @@ impl Backtest {
         );
         self.settle(strategy)?;
         self.mark(symbol, bid, ask, step.ts);
-        self.portfolio
-            .set_mark(symbol, Price::from_raw(bid.raw() / 2 + ask.raw() / 2));
         self.snapshot();
         strategy.on_quote(&mut self.ctx, symbol, bid, ask, index)
     }
@@ -415,10 +413,11 @@ impl Backtest {
         }
     }
 
+    /// Marks the position at the mid (the price itself for a bar close or a trade) and gives the
+    /// risk gate its reference quote.
     fn mark(&mut self, symbol: SymbolId, bid: Price, ask: Price, ts: i64) {
-        if bid == ask {
-            self.portfolio.set_mark(symbol, bid);
-        }
+        self.portfolio
+            .set_mark(symbol, Price::from_raw(i64::midpoint(bid.raw(), ask.raw())));
         if let Some(risk) = &mut self.risk {
             let mut quote = Quote::with_header(Timestamp::from_unix_nanos(ts), symbol);
             quote.ts_event = Timestamp::from_unix_nanos(ts);

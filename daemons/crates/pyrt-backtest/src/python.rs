@@ -18,7 +18,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use pyrt_fill::{BarPrices, FeeModel, FillConfig, Liquidity};
+use pyrt_fill::{BarPrices, FeeModel, FillConfig};
 use pyrt_risk::RiskLimits;
 use pyrt_types::{Notional, OrderType, Price, Qty, Side, SymbolId, TimeInForce};
 
@@ -237,10 +237,6 @@ impl<'py> PyStrategy<'py> {
 
 const CALLBACKS: [&str; 4] = ["on_bar", "on_quote", "on_trade", "on_fill"];
 
-fn side_name(side: Side) -> &'static str {
-    side.as_str()
-}
-
 impl Strategy for PyStrategy<'_> {
     fn on_bar(
         &mut self,
@@ -286,21 +282,14 @@ impl Strategy for PyStrategy<'_> {
                 fill.order_id,
                 s.names[fill.symbol.0 as usize].clone(),
                 fill.ts,
-                side_name(fill.side),
+                fill.side.as_str(),
                 fill.qty.to_f64_lossy(),
                 fill.price.to_f64_lossy(),
                 fill.fee.to_f64_lossy(),
-                liquidity_name(fill.liquidity),
+                fill.liquidity.as_str(),
             );
             (s.ctx.clone(), record).into_pyobject(py)
         })
-    }
-}
-
-fn liquidity_name(liquidity: Liquidity) -> &'static str {
-    match liquidity {
-        Liquidity::Maker => "maker",
-        Liquidity::Taker => "taker",
     }
 }
 
@@ -671,15 +660,11 @@ impl PyEngine {
             fills.iter().map(|f| names[f.symbol.0 as usize]),
         )?;
         column(&d, "ts", fills, |f| f.ts)?;
-        labels(&d, "side", fills.iter().map(|f| side_name(f.side)))?;
+        labels(&d, "side", fills.iter().map(|f| f.side.as_str()))?;
         column(&d, "qty", fills, |f| f.qty.to_f64_lossy())?;
         column(&d, "price", fills, |f| f.price.to_f64_lossy())?;
         column(&d, "fee", fills, |f| f.fee.to_f64_lossy())?;
-        labels(
-            &d,
-            "liquidity",
-            fills.iter().map(|f| liquidity_name(f.liquidity)),
-        )?;
+        labels(&d, "liquidity", fills.iter().map(|f| f.liquidity.as_str()))?;
         Ok(d)
     }
 
@@ -701,7 +686,7 @@ impl PyEngine {
                     .unwrap_or("?")
             }),
         )?;
-        labels(&d, "side", orders.iter().map(|o| side_name(o.request.side)))?;
+        labels(&d, "side", orders.iter().map(|o| o.request.side.as_str()))?;
         labels(
             &d,
             "type",

@@ -64,6 +64,17 @@ pub enum Liquidity {
     Taker,
 }
 
+impl Liquidity {
+    /// The name results and the simulator report it by.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Maker => "maker",
+            Self::Taker => "taker",
+        }
+    }
+}
+
 /// Something that happened to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {

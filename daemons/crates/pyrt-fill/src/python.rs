@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyrt_types::{Notional, OrderType, Price, Qty, Side, TimeInForce, Timestamp};
 
-use crate::{Event, FeeModel, FillConfig, FillEngine, Liquidity, OrderSpec};
+use crate::{Event, FeeModel, FillConfig, FillEngine, OrderSpec};
 
 fn parse<T: std::str::FromStr>(text: &str, what: &str) -> PyResult<T>
 where
@@ -45,10 +45,7 @@ fn to_py(event: &Event) -> PyEvent {
             qty.to_string(),
             leaves.to_string(),
             fee.to_string(),
-            match liquidity {
-                Liquidity::Maker => "maker",
-                Liquidity::Taker => "taker",
-            },
+            liquidity.as_str(),
             at.unix_nanos(),
         ),
         Event::Canceled { id, leaves, at } => (
