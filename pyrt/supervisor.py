@@ -6,7 +6,7 @@ its usual growing back-off. `pyrt down` stops everything (SIGTERM, daemons shut 
 `pyrt halt` sets the kill switch in the control block, cancels every open order at the broker,
 with ``--flatten`` closes every position, and polls the broker until it confirms.
 
-The systemd backend (units in ``systemd/``) is not built yet; the README says so.
+The systemd backend is ``pyrt.systemd_backend`` (units in ``systemd/``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import requests
 import typer
+from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
@@ -267,24 +270,56 @@ def trading_client(layout: Layout) -> TradingClient:
     )
 
 
+T = TypeVar("T")
+
+
+def _persist(call: Callable[[], T], deadline: float, what: str) -> T:
+    """One broker call of the emergency stop, repeated through rate limiting (429), broker
+    outages (5xx) and dropped connections until the stop's deadline: giving up early would leave
+    orders working. alpaca-py already retries a 429 or 504 a few times inside each call. Every
+    call repeated here is safe to repeat: reads, cancel-all and close-all."""
+    pause = 0.2
+    while True:
+        try:
+            return call()
+        except APIError as exc:
+            status = exc.status_code
+            if status is not None and status != 429 and status < 500:
+                raise SupervisorError(f"halt: broker refused {what}: {exc}") from exc
+            failure: Exception = exc
+        except requests.RequestException as exc:
+            failure = exc
+        if time.monotonic() + pause > deadline:
+            raise SupervisorError(f"halt: broker unavailable for {what}: {failure}") from failure
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
 def halt(layout: Layout, flatten: bool, timeout_s: float = 30.0) -> dict[str, int]:
     """Kill switch on, every open order cancelled, optionally every position closed, then the
     broker polled until it shows exactly that. Returns what the broker confirmed."""
     block = _core.ControlBlock(str(layout.runtime_dir / "control"), create=True)
     block.set_kill_switch(True, 1)
     client = trading_client(layout)
-    client.cancel_orders()
-    if flatten:
-        client.close_all_positions(cancel_orders=True)
     deadline = time.monotonic() + timeout_s
+    _persist(client.cancel_orders, deadline, "cancel all orders")
+    if flatten:
+        _persist(lambda: client.close_all_positions(cancel_orders=True), deadline, "close all")
     while True:
-        open_orders = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))
-        positions = client.get_all_positions()
+        open_orders = _persist(
+            lambda: client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN)),
+            deadline,
+            "open orders",
+        )
+        positions = _persist(client.get_all_positions, deadline, "positions")
         confirmed = {"open_orders": len(open_orders), "positions": len(positions)}
         if not open_orders and (not flatten or not positions):
             return confirmed
         if time.monotonic() > deadline:
             raise SupervisorError(f"broker did not confirm within {timeout_s:.0f} s: {confirmed}")
+        if flatten and positions and not open_orders:
+            # A closing order was refused or expired: close what is left again.
+            _persist(lambda: client.close_all_positions(cancel_orders=True), deadline, "close all")
         time.sleep(0.2)
 
 

@@ -27,9 +27,9 @@ def free_port() -> int:
 class Running:
     """A simulator served from a background thread's event loop."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, port: int | None = None) -> None:
         self.sim = sim
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()

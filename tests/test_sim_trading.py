@@ -253,6 +253,24 @@ def test_rate_limit_answers_429_with_headers() -> None:
         running.stop()
 
 
+def test_injected_429_storm_is_alpaca_shaped_and_lifts_within_a_second() -> None:
+    running = Running(build(SimConfig(KEY, SECRET, faults=Faults(throttle_every=2)), replay=False))
+    try:
+        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+        answers = [
+            requests.get(running.url + "/v2/clock", headers=headers, timeout=10) for _ in range(4)
+        ]
+        assert [r.status_code for r in answers] == [200, 429, 200, 429]
+        throttled = answers[1]
+        assert throttled.json()["code"] == 42900000
+        assert throttled.headers["X-Ratelimit-Remaining"] == "0"
+        assert int(throttled.headers["X-Ratelimit-Reset"]) <= int(time.time()) + 1
+        stats = requests.get(running.url + "/_sim/stats", headers=headers, timeout=10).json()
+        assert stats["throttled"] == 2
+    finally:
+        running.stop()
+
+
 def test_injected_server_errors_and_rejects() -> None:
     running = Running(
         build(

@@ -46,6 +46,7 @@ def sim(
         str | None, typer.Option(help="API secret clients must send (default: generated)")
     ] = None,
     error_every: Annotated[int, typer.Option(help="fault: answer every n-th request 503")] = 0,
+    throttle_every: Annotated[int, typer.Option(help="fault: answer every n-th request 429")] = 0,
     ack_delay_ms: Annotated[int, typer.Option(help="fault: delay order acks")] = 0,
     drop_stream_after: Annotated[
         int, typer.Option(help="fault: close trade_updates after n events")
@@ -94,6 +95,7 @@ def sim(
         ticks_per_second=pace,
         faults=Faults(
             server_error_every=error_every,
+            throttle_every=throttle_every,
             ack_delay_ms=ack_delay_ms,
             drop_stream_after=drop_stream_after,
             lost_ack_every=lose_ack_every,

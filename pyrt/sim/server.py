@@ -43,6 +43,9 @@ class Faults:
 
     #: Answer every n-th REST request with 503 (0 = never).
     server_error_every: int = 0
+    #: Answer every n-th REST request with 429 as if the rate limit were spent (0 = never): a
+    #: 429 storm without waiting a minute for a real window to fill.
+    throttle_every: int = 0
     #: Delay every order acknowledgement by this many milliseconds.
     ack_delay_ms: int = 0
     #: Close each trade_updates connection after this many events (0 = never).
@@ -112,6 +115,7 @@ class Simulator:
         self.ticks = ticks
         self.data = data
         self.requests = 0
+        self.throttled = 0
         self.accepted = 0
         self.submissions: dict[str, int] = {}
         self.streams: set[web.WebSocketResponse] = set()
@@ -135,30 +139,38 @@ class Simulator:
         if not self.authorized(request):
             return error(401, None, "unauthorized.")
         allowed, headers = self.limiter.check(self.config.key_id)
+        # Every authenticated request counts, refused or not, so fault periods stay predictable.
+        self.requests += 1
+        throttle, fail = self.faults.throttle_every, self.faults.server_error_every
         if not allowed:
+            self.throttled += 1
             response = error(429, CODE_RATE_LIMIT, "rate limit exceeded")
+        elif throttle and self.requests % throttle == 0:
+            self.throttled += 1
+            response = error(429, CODE_RATE_LIMIT, "rate limit exceeded")
+            headers |= {
+                "X-Ratelimit-Remaining": "0",
+                "X-Ratelimit-Reset": str(int(time.time()) + 1),
+            }
+        elif fail and self.requests % fail == 0:
+            response = error(503, None, "service unavailable (injected fault)")
         else:
-            self.requests += 1
-            every = self.faults.server_error_every
-            if every and self.requests % every == 0:
-                response = error(503, None, "service unavailable (injected fault)")
-            else:
-                try:
-                    response = await handler(request)
-                except VenueError as exc:
-                    response = web.json_response(exc.body(), status=exc.http_status)
-                except web.HTTPException as exc:
-                    response = error(
-                        exc.status,
-                        CODE_NOT_FOUND if exc.status == 404 else CODE_MALFORMED,
-                        exc.reason,
-                    )
-                except (ValueError, TypeError, KeyError) as exc:
-                    response = error(
-                        422, CODE_VALIDATION, f"invalid request: {exc.__class__.__name__}"
-                    )
+            response = await self.dispatch(request, handler)
         response.headers.update(headers)
         return response
+
+    @staticmethod
+    async def dispatch(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The route's answer, with every failure mapped to an Alpaca-shaped error body."""
+        try:
+            return await handler(request)
+        except VenueError as exc:
+            return web.json_response(exc.body(), status=exc.http_status)
+        except web.HTTPException as exc:
+            code = CODE_NOT_FOUND if exc.status == 404 else CODE_MALFORMED
+            return error(exc.status, code, exc.reason)
+        except (ValueError, TypeError, KeyError) as exc:
+            return error(422, CODE_VALIDATION, f"invalid request: {exc.__class__.__name__}")
 
     async def body(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -273,6 +285,7 @@ class Simulator:
         return web.json_response(
             {
                 "requests": self.requests,
+                "throttled": self.throttled,
                 "accepted_orders": self.accepted,
                 "order_submissions": self.submissions,
             }

@@ -381,6 +381,8 @@ fn injected_broker_faults_cause_no_duplicate_and_no_lost_fill() {
         "max",
         "--error-every",
         "7",
+        "--throttle-every",
+        "37",
         "--lose-ack-every",
         "5",
         "--drop-stream-after",
@@ -398,6 +400,10 @@ fn injected_broker_faults_cause_no_duplicate_and_no_lost_fill() {
     risk.collect_until(Duration::from_mins(2), |r| r.all_filled(1..=N));
     exec.stop();
     let (submissions, accepted, venue_fills) = venue_view(&sim);
+    assert!(
+        sim.get_json("/_sim/stats")["throttled"].as_u64().unwrap() > 0,
+        "the 429 storm never happened"
+    );
     assert_eq!(accepted, N);
     risk.assert_fills_match(&venue_fills);
     let repeated: Vec<_> = submissions.iter().filter(|&(_, &n)| n != 1).collect();

@@ -138,7 +138,7 @@ impl Simulator {
                 return value;
             }
         }
-        panic!("GET {path}: still 503 after 20 attempts");
+        panic!("GET {path}: still refused (503 or 429) after 20 attempts");
     }
 
     fn try_get_json(&self, path: &str) -> Option<serde_json::Value> {
@@ -152,7 +152,9 @@ impl Simulator {
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
         let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        if head.starts_with("HTTP/1.1 503") {
+        // Injected faults: a 503, or a 429 that lifts within the second.
+        if head.starts_with("HTTP/1.1 503") || head.starts_with("HTTP/1.1 429") {
+            std::thread::sleep(std::time::Duration::from_millis(100));
             return None;
         }
         assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
