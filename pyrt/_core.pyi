@@ -203,6 +203,7 @@ class _BacktestEngine:
         latency_ns: int = 0,
         bar_volume_cap_bps: int = 0,
         apply_splits: bool = False,
+        check_buying_power: bool = True,
         risk_limits: str | None = None,
         record: bool = True,
     ) -> None: ...

@@ -17,6 +17,16 @@ Conventions, the same as backtrader's and backtesting.py's defaults:
   and exit; ``regulatory_fees`` adds the SEC and FINRA TAF fees on sells; ``slippage_bps`` moves
   every taker fill against the order.
 
+Where py_rt follows the venue rather than those engines:
+
+* A buy the cash cannot pay for is refused when placed (``insufficient_buying_power``), as the
+  simulator refuses it for a cash account: costed at its limit, else its stop, else the last ask
+  or close, against the cash that working buys do not already hold. Sells, and so shorts, are not
+  limited. ``check_buying_power=False`` lets cash go negative instead.
+* With ``apply_splits`` a split adjusts positions and working orders alike, as brokers adjust
+  open GTC orders: quantities multiply, prices divide, rounded so no order becomes more
+  aggressive (buy limits and sell stops down, sell limits and buy stops up).
+
 Strategies:
 
 * :class:`SmaCross` runs natively in Rust (fast: sweeps and benchmarks).
@@ -81,6 +91,9 @@ class BacktestConfig(BaseModel):
     latency_ns: int = Field(default=0, ge=0)
     bar_volume_cap_bps: int = Field(default=0, ge=0, le=10_000)
     apply_splits: bool = False
+    #: Refuse buys the cash cannot cover (the simulator's cash-account rule); off reproduces
+    #: engines that let cash go negative.
+    check_buying_power: bool = True
     risk_limits: Path | None = None
 
     def engine(self, *, record: bool = True) -> Engine:
@@ -94,6 +107,7 @@ class BacktestConfig(BaseModel):
             latency_ns=self.latency_ns,
             bar_volume_cap_bps=self.bar_volume_cap_bps,
             apply_splits=self.apply_splits,
+            check_buying_power=self.check_buying_power,
             risk_limits=limits,
             record=record,
         )

@@ -199,6 +199,55 @@ def test_dividends_are_paid_and_splits_applied_when_asked() -> None:
     assert adjusted.summary["positions"] == {"ASSET": "10"}
 
 
+def test_working_gtc_orders_follow_a_split() -> None:
+    # Unadjusted prices: 50, then a 2-for-1 split on day 3 and trading near 25, dipping to 19.
+    bars = bars_from([50.0, 50.0, 50.0, 25.0, 25.0, 19.0]).assign(dividend=0.0, split=1.0)
+    bars.iloc[3, bars.columns.get_loc("split")] = 2.0
+
+    class BidBelow(Strategy):
+        def on_bar(self, ctx: Any, symbol: str, i: int) -> None:
+            if i == 0:
+                ctx.buy(symbol, 10, limit=45)
+
+    result = run_backtest(bars, BidBelow(), BacktestConfig(apply_splits=True))
+    # Unadjusted, the 45 limit would have bought 10 on the split day, when the price fell
+    # through it. Adjusted it is 20 shares at 22.50 and waits for the dip.
+    fills = result.fills
+    assert list(fills["qty"]) == [20.0]
+    assert list(fills["price"]) == [22.5]
+    assert fills["ts"].iloc[0] == bars.index[5]
+    assert result.orders["qty"].iloc[0] == 10.0, "the order record keeps what was asked"
+
+
+def test_buys_beyond_the_cash_are_refused_like_the_venue_does() -> None:
+    bars = bars_from([100.0] * 6)
+
+    class Greedy(Strategy):
+        def on_bar(self, ctx: Any, symbol: str, i: int) -> None:
+            if i == 0:
+                ctx.buy(symbol, 600, limit=90)  # $54,000 of $100,000 held back
+                ctx.buy(symbol, 600, limit=89)  # $53,400 more: refused
+            if i == 1:
+                ctx.buy(symbol, 2_000)  # $200,000 at the market: refused
+                ctx.buy(symbol, 400)  # $40,000 fits beside the working 600 @ 90
+
+    result = run_backtest(bars, Greedy())
+    orders = result.orders
+    assert list(orders["state"]) == ["open", "rejected", "rejected", "filled"]
+    assert list(orders["reject_reason"]) == [
+        "",
+        "insufficient_buying_power",
+        "insufficient_buying_power",
+        "",
+    ]
+    assert result.summary["rejects"] == {"insufficient_buying_power": 2}
+    assert Decimal(result.summary["cash"]) > 0
+    # Without the check (other engines' convention) cash simply goes negative.
+    loose = run_backtest(bars, Greedy(), BacktestConfig(check_buying_power=False))
+    assert list(loose.orders["state"]) == ["open", "open", "filled", "filled"]
+    assert Decimal(loose.summary["cash"]) < 0
+
+
 def test_several_symbols_share_one_account_and_clock() -> None:
     a = bars_from([10.0, 11.0, 12.0, 13.0])
     b = bars_from([20.0, 19.0, 18.0, 17.0, 16.0], start="2024-01-03")

@@ -131,6 +131,19 @@ def test_limit_orders_rest_replace_and_cancel(sim: Running, client: TradingClien
             "insufficient buying power",
         ),
         (
+            # 400 shares cost $76,004 at the ask but $100,000 at the stop, where it would buy.
+            lambda: StopOrderRequest(
+                symbol="AAPL",
+                qty=400,
+                side=OrderSide.BUY,
+                stop_price=250.01,
+                time_in_force=TimeInForce.DAY,
+            ),
+            403,
+            40310000,
+            "insufficient buying power",
+        ),
+        (
             lambda: MarketOrderRequest(
                 symbol="AAPL", qty=-1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY
             ),

@@ -306,13 +306,14 @@ class Venue:
         return long, short
 
     def reserved(self) -> Decimal:
-        """Cash held for open buy orders at their limit (or the ask for market orders)."""
+        """Cash held for open buy orders at their limit, else their stop, else the ask."""
         total = Decimal(0)
         for order in self.orders.values():
             if order.status in FINAL or order.side != "buy":
                 continue
             price = (
                 order.limit_price
+                or order.stop_price
                 or (self.quotes.get(order.asset.symbol, (Decimal(0), Decimal(0)))[1])
             )
             total += order.leaves * price
@@ -458,7 +459,8 @@ class Venue:
             if ask <= 0:
                 raise VenueError(422, CODE_VALIDATION, "no market price to size the notional order")
             working = (notional / ask).quantize(NINE_PLACES, rounding=ROUND_DOWN)  # type: ignore[operator]
-        self.check_buying_power(asset, side, working, limit or ask)
+        # A buy stop triggers above the market: costed at its stop, as the backtester does.
+        self.check_buying_power(asset, side, working, limit or stop or ask)
         now = self.clock()
         order = Order(
             id=str(uuid.uuid4()),

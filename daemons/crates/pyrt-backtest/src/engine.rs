@@ -24,6 +24,9 @@ pub struct BacktestConfig {
     pub fill: FillConfig,
     /// Apply the data's split column to positions (only for unadjusted prices).
     pub apply_splits: bool,
+    /// Refuse buys the cash cannot pay for, as the venue (a cash account) does: cost at the
+    /// limit, else the stop, else the current ask, against cash less what working buys hold.
+    pub check_buying_power: bool,
     /// Run every order through the live pre-trade gate with these limits.
     pub risk: Option<RiskLimits>,
     /// Keep the equity curve, orders, fills and trades (off for parameter sweeps).
@@ -36,6 +39,7 @@ impl Default for BacktestConfig {
             initial_cash: Notional::from_raw(100_000 * pyrt_types::SCALE),
             fill: FillConfig::default(),
             apply_splits: false,
+            check_buying_power: true,
             risk: None,
             record: true,
         }
@@ -193,8 +197,25 @@ pub enum OrderState {
     Open,
     Filled,
     Canceled,
+    /// Refused by the live risk gate.
     Rejected(Reject),
+    /// Refused by the venue: the cash could not pay for it.
+    InsufficientBuyingPower,
 }
+
+impl OrderState {
+    /// The reason a refused order carries, as reports name it.
+    #[must_use]
+    pub fn refusal(self) -> Option<&'static str> {
+        match self {
+            Self::Rejected(reason) => Some(reason.name()),
+            Self::InsufficientBuyingPower => Some(INSUFFICIENT_BUYING_POWER),
+            Self::Open | Self::Filled | Self::Canceled => None,
+        }
+    }
+}
+
+const INSUFFICIENT_BUYING_POWER: &str = "insufficient_buying_power";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderRecord {
@@ -244,6 +265,9 @@ pub struct Backtest {
     fills: Vec<FillRecord>,
     curve: Vec<CurvePoint>,
     out: Vec<Event>,
+    /// Per symbol, the price a market buy is costed at: the last ask, close or trade.
+    reference: Vec<Price>,
+    unaffordable: u64,
     session: Option<i64>,
     summary: Summary,
     /// Lowest equity since the last peak.
@@ -279,6 +303,8 @@ impl Backtest {
             fills: Vec::new(),
             curve: Vec::with_capacity(if record { data.timeline.len() } else { 0 }),
             out: Vec::with_capacity(16),
+            reference: vec![Price::ZERO; symbols],
+            unaffordable: 0,
             session: None,
             summary: Summary {
                 final_equity: config.initial_cash,
@@ -343,11 +369,10 @@ impl Backtest {
         if !bars.dividend[index].is_zero() {
             self.portfolio.dividend(symbol, bars.dividend[index]);
         }
-        if self.config.apply_splits && bars.split[index] != UNIT {
-            self.portfolio.split(symbol, bars.split[index]);
-            self.sync_position(symbol);
-        }
         let now = Timestamp::from_unix_nanos(step.ts);
+        if self.config.apply_splits && bars.split[index] != UNIT {
+            self.split(symbol, bars.split[index], now);
+        }
         self.engines[symbol.0 as usize].on_bar(&bar, now, bars.session_end(index), &mut self.out);
         self.settle(strategy)?;
         self.mark(symbol, bar.close, bar.close, step.ts);
@@ -404,6 +429,23 @@ impl Backtest {
         strategy.on_trade(&mut self.ctx, symbol, price, size, index)
     }
 
+    /// Positions and working orders follow the split; an order it cannot represent is canceled
+    /// rather than left working at a pre-split price.
+    fn split(&mut self, symbol: SymbolId, ratio: Qty, now: Timestamp) {
+        self.portfolio.split(symbol, ratio);
+        self.sync_position(symbol);
+        let engine = &mut self.engines[symbol.0 as usize];
+        if engine.split(ratio).is_err() {
+            let canceled: Vec<u64> = engine.cancel_all().map(|(id, _)| id).collect();
+            for id in canceled {
+                self.closed(id, now);
+            }
+        }
+        self.reference[symbol.0 as usize] = self.reference[symbol.0 as usize]
+            .checked_split(ratio, pyrt_types::Rounding::Down)
+            .unwrap_or(Price::ZERO);
+    }
+
     fn new_session(&mut self, session: i64) {
         if self.session != Some(session) {
             self.session = Some(session);
@@ -418,6 +460,7 @@ impl Backtest {
     fn mark(&mut self, symbol: SymbolId, bid: Price, ask: Price, ts: i64) {
         self.portfolio
             .set_mark(symbol, Price::from_raw(i64::midpoint(bid.raw(), ask.raw())));
+        self.reference[symbol.0 as usize] = ask;
         if let Some(risk) = &mut self.risk {
             let mut quote = Quote::with_header(Timestamp::from_unix_nanos(ts), symbol);
             quote.ts_event = Timestamp::from_unix_nanos(ts);
@@ -599,6 +642,9 @@ impl Backtest {
             OrderState::Rejected(Reject::UnknownSymbol)
         } else if let Some(reason) = self.risk_check(id, &request, now) {
             OrderState::Rejected(reason)
+        } else if !self.affordable(&request) {
+            self.unaffordable += 1;
+            OrderState::InsufficientBuyingPower
         } else {
             OrderState::Open
         };
@@ -609,7 +655,7 @@ impl Backtest {
             filled: Qty::ZERO,
             state,
         });
-        if let OrderState::Rejected(_) = state {
+        if state != OrderState::Open {
             self.summary.rejected += 1;
             return;
         }
@@ -625,6 +671,29 @@ impl Backtest {
             },
             now,
         );
+    }
+
+    /// The venue's rule for a cash account (`pyrt.sim.venue`): a buy must fit in the cash that
+    /// working buys do not already hold; sells (and so shorts) are not limited here.
+    fn affordable(&self, request: &OrderRequest) -> bool {
+        if !self.config.check_buying_power || request.side != Side::Buy {
+            return true;
+        }
+        let reference = self.reference[request.symbol.0 as usize];
+        let price = request.limit.or(request.stop).unwrap_or(reference);
+        if price.raw() <= 0 {
+            return true;
+        }
+        let reserved = self
+            .engines
+            .iter()
+            .zip(&self.reference)
+            .map(|(engine, &r)| engine.reserved_for_buys(r))
+            .fold(Notional::ZERO, Notional::saturating_add);
+        let available = self.portfolio.cash().saturating_sub(reserved);
+        price
+            .checked_notional(request.qty)
+            .is_ok_and(|cost| cost <= available)
     }
 
     fn risk_check(&mut self, id: u64, request: &OrderRequest, now: Timestamp) -> Option<Reject> {
@@ -676,17 +745,21 @@ impl Backtest {
         &self.fills
     }
 
-    /// Rejects by reason, for reasons that occurred.
+    /// Refusals by reason (the risk gate's and the venue's), for reasons that occurred.
     #[must_use]
     pub fn rejects(&self) -> Vec<(&'static str, u64)> {
-        self.risk.as_ref().map_or_else(Vec::new, |risk| {
+        let mut rejects: Vec<_> = self.risk.as_ref().map_or_else(Vec::new, |risk| {
             Reject::ALL
                 .iter()
                 .zip(risk.reject_counts())
                 .filter(|(_, n)| **n > 0)
                 .map(|(r, n)| (r.name(), *n))
                 .collect()
-        })
+        });
+        if self.unaffordable > 0 {
+            rejects.push((INSUFFICIENT_BUYING_POWER, self.unaffordable));
+        }
+        rejects
     }
 
     #[must_use]

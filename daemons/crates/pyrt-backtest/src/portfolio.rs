@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use pyrt_types::{Notional, Price, Qty, SCALE, Side, SymbolId};
+use pyrt_types::{Notional, Price, Qty, Rounding, Side, SymbolId};
 
 #[derive(Debug, Clone, Copy)]
 struct Lot {
@@ -265,27 +265,21 @@ impl Portfolio {
     }
 
     /// A split of `ratio` new shares per old: quantities multiply, lot prices divide, so value
-    /// and cost are unchanged.
+    /// and cost are unchanged (to the last nanodollar: prices round down).
     pub fn split(&mut self, symbol: SymbolId, ratio: Qty) {
         let Some(position) = self.positions.get_mut(symbol.0 as usize) else {
             return;
         };
-        let scale = i128::from(SCALE);
-        let times = |q: Qty| {
-            Qty::from_raw(
-                i64::try_from(i128::from(q.raw()) * i128::from(ratio.raw()) / scale).unwrap_or(0),
-            )
-        };
+        // The data layer refuses ratios that are not positive; quantities and prices of real
+        // accounts are far from overflowing a ratio of at most a few thousand.
+        let times = |q: Qty| q.checked_split(ratio).unwrap_or(q);
+        let per = |p: Price| p.checked_split(ratio, Rounding::Down).unwrap_or(p);
         position.qty = times(position.qty);
         for lot in &mut position.lots {
             lot.qty = times(lot.qty);
-            let raw = i128::from(lot.price.raw()) * scale / i128::from(ratio.raw().max(1));
-            lot.price = Price::from_raw(i64::try_from(raw).unwrap_or(0));
+            lot.price = per(lot.price);
         }
-        position.mark = Price::from_raw(
-            i64::try_from(i128::from(position.mark.raw()) * scale / i128::from(ratio.raw().max(1)))
-                .unwrap_or(0),
-        );
+        position.mark = per(position.mark);
         self.revalue(symbol);
     }
 }

@@ -362,7 +362,7 @@ impl PyEngine {
     /// Amounts are decimal strings; `risk_limits` is the text of a `risk_limits.toml`, checked as
     /// the risk daemon checks it.
     #[new]
-    #[pyo3(signature = (initial_cash = "100000", commission_bps = 0, per_share = "0", regulatory_fees = false, slippage_bps = 0, latency_ns = 0, bar_volume_cap_bps = 0, apply_splits = false, risk_limits = None, record = true))]
+    #[pyo3(signature = (initial_cash = "100000", commission_bps = 0, per_share = "0", regulatory_fees = false, slippage_bps = 0, latency_ns = 0, bar_volume_cap_bps = 0, apply_splits = false, check_buying_power = true, risk_limits = None, record = true))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
         initial_cash: &str,
@@ -373,6 +373,7 @@ impl PyEngine {
         latency_ns: i64,
         bar_volume_cap_bps: u32,
         apply_splits: bool,
+        check_buying_power: bool,
         risk_limits: Option<&str>,
         record: bool,
     ) -> PyResult<Self> {
@@ -416,6 +417,7 @@ impl PyEngine {
                     ..FillConfig::default()
                 },
                 apply_splits,
+                check_buying_power,
                 risk: None,
                 record,
             },
@@ -703,11 +705,11 @@ impl PyEngine {
         column(&d, "filled", orders, |o| o.filled.to_f64_lossy())?;
         let (states, reasons): (Vec<&str>, Vec<&str>) = orders
             .iter()
-            .map(|o| match o.state {
-                OrderState::Open => ("open", ""),
-                OrderState::Filled => ("filled", ""),
-                OrderState::Canceled => ("canceled", ""),
-                OrderState::Rejected(r) => ("rejected", r.name()),
+            .map(|o| match (o.state, o.state.refusal()) {
+                (_, Some(reason)) => ("rejected", reason),
+                (OrderState::Filled, None) => ("filled", ""),
+                (OrderState::Canceled, None) => ("canceled", ""),
+                (_, None) => ("open", ""),
             })
             .unzip();
         d.set_item("state", states)?;

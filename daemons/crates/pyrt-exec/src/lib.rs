@@ -254,10 +254,11 @@ impl Exec {
             self.reject(seq, intake::Refusal::Malformed.code());
             return Ok(());
         };
-        let sent = Timestamp::now();
         self.metrics.submitted.add(1);
         let result = self.rest.submit_order(&request).await;
-        self.metrics.request_rtt.record(elapsed_ns(sent));
+        self.metrics
+            .request_rtt
+            .record(u64::try_from(self.rest.last_exchange().as_nanos()).unwrap_or(u64::MAX));
         match result {
             Ok(order) => self.order_answer(seq, &order),
             Err(e) if e.is_transient() || matches!(e, AlpacaError::RateLimited { .. }) => {

@@ -18,7 +18,9 @@
 //!   bars: an order fills whole unless `bar_volume_cap_bps` limits it to a share of the volume.
 //! - Taker fills pay `slippage_bps` against their side (none by default).
 
-use pyrt_types::{Notional, OrderType, Price, Qty, Side, TimeInForce, Timestamp};
+use pyrt_types::{
+    Notional, OrderType, OverflowError, Price, Qty, Rounding, Side, TimeInForce, Timestamp,
+};
 
 use crate::fees::FeeModel;
 
@@ -232,6 +234,62 @@ impl FillEngine {
         order.spec.stop = stop.or(order.spec.stop);
         order.queue_ahead = None;
         true
+    }
+
+    /// A split of `ratio` new shares per old, applied to every working order as brokers adjust
+    /// open GTC orders: quantities (and the queue ahead) multiply, prices divide, rounded so no
+    /// order becomes more aggressive than it was. All orders or none: on `Err` nothing changed.
+    pub fn split(&mut self, ratio: Qty) -> Result<(), OverflowError> {
+        let adjusted = |order: &Live| -> Result<Live, OverflowError> {
+            let (limit_way, stop_way) = match order.spec.side {
+                Side::Buy => (Rounding::Down, Rounding::Up),
+                Side::Sell => (Rounding::Up, Rounding::Down),
+            };
+            let mut out = *order;
+            out.spec.qty = order.spec.qty.checked_split(ratio)?;
+            out.leaves = order.leaves.checked_split(ratio)?;
+            out.queue_ahead = order
+                .queue_ahead
+                .map(|q| q.checked_split(ratio))
+                .transpose()?;
+            out.spec.limit = order
+                .spec
+                .limit
+                .map(|p| p.checked_split(ratio, limit_way))
+                .transpose()?;
+            out.spec.stop = order
+                .spec
+                .stop
+                .map(|p| p.checked_split(ratio, stop_way))
+                .transpose()?;
+            Ok(out)
+        };
+        for order in &self.orders {
+            adjusted(order)?;
+        }
+        for order in &mut self.orders {
+            *order = adjusted(order)?;
+        }
+        Ok(())
+    }
+
+    /// Cash the working buy orders hold back, as a cash account's broker counts it: what is left
+    /// to buy at the limit, else the stop, else `reference` (the current ask) for market orders.
+    #[must_use]
+    pub fn reserved_for_buys(&self, reference: Price) -> Notional {
+        self.orders
+            .iter()
+            .filter(|o| o.spec.side == Side::Buy)
+            .map(|o| {
+                let price = o.spec.limit.or(o.spec.stop).unwrap_or(reference);
+                price.checked_notional(o.leaves).unwrap_or(Notional::MAX)
+            })
+            .fold(Notional::ZERO, Notional::saturating_add)
+    }
+
+    /// Removes every working order, returning each id with its unfilled quantity.
+    pub fn cancel_all(&mut self) -> impl Iterator<Item = (u64, Qty)> + '_ {
+        self.orders.drain(..).map(|o| (o.spec.id, o.leaves))
     }
 
     fn fill(

@@ -225,3 +225,64 @@ proptest! {
         prop_assert!(total <= order.qty);
     }
 }
+
+/// A split adjusts working orders and never makes one more aggressive: buy limits and sell stops
+/// round down, sell limits and buy stops round up.
+#[test]
+fn a_split_scales_working_orders_and_rounds_against_aggression() {
+    let three = Qty::from_units(3).unwrap();
+    let mut engine = FillEngine::new(FillConfig::default());
+    let at = Timestamp::from_unix_nanos(0);
+    engine.submit(spec(1, Side::Buy, Some("100"), None, TimeInForce::Gtc), at);
+    engine.submit(spec(2, Side::Buy, None, Some("100"), TimeInForce::Gtc), at);
+    engine.split(three).unwrap();
+    // 30 shares each, at 33.333333333 (limit, down) and 33.333333334 (stop, up):
+    // 999.99999999 + 1000.00000002.
+    assert_eq!(
+        engine.reserved_for_buys(px("1")).to_string(),
+        "2000.00000001"
+    );
+
+    let mut engine = FillEngine::new(FillConfig::default());
+    engine.submit(spec(3, Side::Sell, Some("100"), None, TimeInForce::Gtc), at);
+    engine.split(three).unwrap();
+    let mut out = Vec::new();
+    let next = Timestamp::from_unix_nanos(1);
+    engine.on_bar(
+        &bar("33.3", "33.333333333", "33.3", "33.3", 1_000),
+        next,
+        false,
+        &mut out,
+    );
+    assert!(out.is_empty(), "the sell limit rounded up to 33.333333334");
+    engine.on_bar(
+        &bar("33.3", "33.333333334", "33.3", "33.3", 1_000),
+        next,
+        false,
+        &mut out,
+    );
+    let Some(Event::Fill { qty, price, .. }) = out.first().copied() else {
+        panic!("no fill: {out:?}");
+    };
+    assert_eq!(
+        (qty, price),
+        (Qty::from_units(30).unwrap(), px("33.333333334"))
+    );
+}
+
+#[test]
+fn a_split_the_orders_cannot_represent_changes_nothing() {
+    let mut engine = FillEngine::new(FillConfig::default());
+    engine.submit(
+        spec(1, Side::Buy, Some("100"), None, TimeInForce::Gtc),
+        Timestamp::from_unix_nanos(0),
+    );
+    let before = engine.reserved_for_buys(Price::ZERO);
+    assert!(engine.split(Qty::ZERO).is_err());
+    assert!(engine.split(Qty::from_raw(i64::MAX)).is_err());
+    assert_eq!(engine.reserved_for_buys(Price::ZERO), before);
+    assert_eq!(
+        engine.cancel_all().collect::<Vec<_>>(),
+        [(1, Qty::from_units(10).unwrap())]
+    );
+}

@@ -35,6 +35,10 @@ pub const CONTROL_SLOT: usize = 0;
 /// `Gap::reason`: the feed connection was lost.
 pub const GAP_DISCONNECTED: u8 = 1;
 
+/// Levels per side a depth book holds before it allocates: set up front, so the first snapshot
+/// (and any book within this depth) never allocates on the hot path.
+const DEPTH_LEVELS: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct MdConfig {
     pub runtime_dir: PathBuf,
@@ -391,7 +395,9 @@ pub async fn run(config: MdConfig, shutdown: impl Future<Output = ()>) -> Result
     let equities = config.symbols.len();
     let mut pipe = Pipeline {
         books: L1Books::with_symbols(symbols.len()),
-        depth: (0..config.crypto.len()).map(|_| L2Book::new()).collect(),
+        depth: (0..config.crypto.len())
+            .map(|_| L2Book::with_capacity(DEPTH_LEVELS))
+            .collect(),
         first_depth_id: equities,
         symbols,
         ring,

@@ -486,10 +486,44 @@ fixed_point! {
     Notional
 }
 
+/// Which way a division that does not come out even is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Toward negative infinity.
+    Down,
+    /// Toward positive infinity.
+    Up,
+}
+
 impl Price {
     /// Price × quantity, rounded half away from zero to 10⁻⁹ dollars.
     pub fn checked_notional(self, qty: Qty) -> Result<Notional, OverflowError> {
         mul_raw(self.0, qty.0).map(Notional).ok_or(OverflowError)
+    }
+
+    /// This price after a split of `ratio` new shares per old (price ÷ ratio), rounded as told:
+    /// an order's limit is rounded so the split never makes it more aggressive.
+    pub fn checked_split(self, ratio: Qty, rounding: Rounding) -> Result<Self, OverflowError> {
+        if ratio.0 <= 0 {
+            return Err(OverflowError);
+        }
+        let numerator = i128::from(self.0) * i128::from(SCALE);
+        let divisor = i128::from(ratio.0);
+        let quotient = match rounding {
+            Rounding::Down => numerator.div_euclid(divisor),
+            Rounding::Up => -(-numerator).div_euclid(divisor),
+        };
+        i64::try_from(quotient).map(Self).map_err(|_| OverflowError)
+    }
+}
+
+impl Qty {
+    /// This quantity after a split of `ratio` new shares per old, rounded half away from zero.
+    pub fn checked_split(self, ratio: Qty) -> Result<Self, OverflowError> {
+        if ratio.0 <= 0 {
+            return Err(OverflowError);
+        }
+        mul_raw(self.0, ratio.0).map(Self).ok_or(OverflowError)
     }
 }
 
@@ -509,6 +543,41 @@ impl Notional {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_scale_quantities_and_divide_prices_the_way_asked() {
+        let three = Qty::from_units(3).unwrap();
+        let half = Qty::parse("0.5").unwrap();
+        let p = Price::parse("100").unwrap();
+        assert_eq!(
+            p.checked_split(three, Rounding::Down).unwrap(),
+            Price::parse("33.333333333").unwrap()
+        );
+        assert_eq!(
+            p.checked_split(three, Rounding::Up).unwrap(),
+            Price::parse("33.333333334").unwrap()
+        );
+        // A 1-for-2 reverse split doubles the price exactly, whichever way it rounds.
+        assert_eq!(
+            p.checked_split(half, Rounding::Up).unwrap(),
+            Price::parse("200").unwrap()
+        );
+        assert_eq!(
+            Qty::from_units(7).unwrap().checked_split(three).unwrap(),
+            Qty::from_units(21).unwrap()
+        );
+        assert_eq!(
+            Qty::from_units(7).unwrap().checked_split(half).unwrap(),
+            Qty::parse("3.5").unwrap()
+        );
+        assert!(p.checked_split(Qty::ZERO, Rounding::Down).is_err());
+        assert!(
+            Qty::from_units(1)
+                .unwrap()
+                .checked_split(Qty::ZERO)
+                .is_err()
+        );
+    }
 
     #[test]
     fn parses_alpaca_strings_exactly() {

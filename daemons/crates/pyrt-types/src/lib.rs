@@ -19,6 +19,6 @@ pub use events::{
     AnyEvent, Bar, BookAction, BookDelta, EVENT_SIZE, EventHeader, EventKind, FLAG_BACKFILL, Fill,
     Gap, IntentAction, LAYOUT_HASH, OrderAck, OrderIntent, Quote, RawEvent, Signal, Trade,
 };
-pub use fixed::{DecimalError, Notional, OverflowError, Price, Qty, SCALE, SCALE_DIGITS};
+pub use fixed::{DecimalError, Notional, OverflowError, Price, Qty, Rounding, SCALE, SCALE_DIGITS};
 pub use symbol::{MAX_SYMBOL_LEN, SymbolError, SymbolId, SymbolTable, validate_symbol};
 pub use time::{Timestamp, TimestampError};

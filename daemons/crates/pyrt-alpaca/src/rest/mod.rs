@@ -96,6 +96,7 @@ pub struct RestClient {
     timeout: Duration,
     max_attempts: u32,
     order_gate: Option<OrderGate>,
+    last_exchange: Duration,
 }
 
 /// Consulted right before every new or replacing order is written; `false` refuses it with
@@ -149,7 +150,15 @@ impl RestClient {
             timeout: config.timeout,
             max_attempts: config.max_attempts.max(1),
             order_gate: None,
+            last_exchange: Duration::ZERO,
         })
+    }
+
+    /// Wire time of the last request's final attempt, from writing it to its answer: what the
+    /// broker and the network cost, without the waits for the rate limit or a back-off.
+    #[must_use]
+    pub fn last_exchange(&self) -> Duration {
+        self.last_exchange
     }
 
     async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, AlpacaError> {
@@ -252,7 +261,9 @@ impl RestClient {
             if matches!(method, Method::POST | Method::PATCH) && path.starts_with("/v2/orders") {
                 self.order_allowed()?;
             }
+            let written = Instant::now();
             let outcome = self.send_once(&method, path, body.as_ref()).await;
+            self.last_exchange = written.elapsed();
             let error = match outcome {
                 Ok(r) if (200..300).contains(&r.status) => return Ok(r.body),
                 Ok(r) if r.status == 429 => {
