@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +27,11 @@ import onnxruntime  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
 
-from pyrt import latency
+from pyrt import bench_results, latency
 from pyrt.session import session_config
 from pyrt.supervisor import RELEASE_DIR, ROOT, Layout, onnxruntime_library
 from research import train_model
 
-RESULTS = ROOT / "bench-results"
 BENCH_LIMITS = """\
 # Limits wide enough that the benchmark measures the checks, not their refusals.
 [global]
@@ -111,6 +108,14 @@ def inference(work: Path, rows: int, calls: int) -> dict[str, dict[str, Any]]:
     }
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's resident-set high-water mark (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
 def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
     """Quote published → intent written, through the real strategy and risk processes."""
     config = session_config(work / "session")
@@ -129,6 +134,7 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
     # As the supervisor does: the strategy daemon loads ONNX Runtime from the wheel's library.
     library = onnxruntime_library()
     env = {**os.environ, "ORT_DYLIB_PATH": str(library)} if library else dict(os.environ)
+    binaries = ("pyrt-risk", "pyrt-strategy")
     daemons = [
         subprocess.Popen(
             [str(RELEASE_DIR / binary), "--config", str(config)],
@@ -136,8 +142,9 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
             stderr=(work / f"{binary}.err").open("w"),
             env=env,
         )
-        for binary in ("pyrt-risk", "pyrt-strategy")
+        for binary in binaries
     ]
+    peak_rss: dict[str, float] = {}
     try:
         driver = subprocess.run(
             [
@@ -153,6 +160,8 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
         )
         if driver.returncode != 0:
             raise RuntimeError(f"pyrt-bench-ticks failed: {driver.stderr.strip()}")
+        # Read while they still run, after the whole load: the high-water mark of each.
+        peak_rss = {b: peak_rss_mb(p.pid) for b, p in zip(binaries, daemons, strict=True)}
     finally:
         for process in daemons:
             process.send_signal(signal.SIGTERM)
@@ -169,7 +178,7 @@ def tick_to_order(work: Path, quotes: int, rate: int) -> dict[str, Any]:
         }
         for s in latency.read_logs(layout.log_dir)
     }
-    return {"driver": counts, "stages": stages}
+    return {"driver": counts, "stages": stages, "peak_rss_mb": peak_rss}
 
 
 def main() -> int:
@@ -231,22 +240,16 @@ def main() -> int:
             )
     console.print(stages)
     console.print(f"driver: {ticks['driver']}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(
-        json.dumps(
-            {
-                "name": "pipeline",
-                "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "host": {
-                    "cpu": platform.processor() or platform.machine(),
-                    "cores": os.cpu_count(),
-                },
-                "results": results,
-            },
-            indent=2,
+    memory = Table(title="daemon memory under that load (target ≤ 30 MB each)")
+    memory.add_column("daemon")
+    memory.add_column("peak RSS MiB", justify="right")
+    for daemon, mib in ticks["peak_rss_mb"].items():
+        memory.add_row(daemon, f"{mib:.1f}")
+        results.append(
+            {"system": "py_rt", "case": f"{daemon} peak RSS", "metric": "rss_mib", "value": mib}
         )
-    )
-    console.print(f"wrote {RESULTS / 'pipeline.json'}")
+    console.print(memory)
+    console.print(f"wrote {bench_results.write('pipeline', results)}")
     return 0
 
 

@@ -59,7 +59,6 @@ import io
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -82,6 +80,7 @@ from rich.console import Console
 from rich.table import Table
 from vectorbt._engine import is_rust_available
 
+from pyrt import bench_results
 from pyrt._core import indicators
 from research.backtest import (
     BAR_COLUMNS,
@@ -92,7 +91,7 @@ from research.backtest import (
     run_backtest,
     sweep_sma_cross,
 )
-from research.data import shared_bars
+from research.data import shared_bars, tiled_bars
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench-results"
@@ -103,7 +102,6 @@ NAUTILUS_LOG = RESULTS / "nautilus-install.log"
 PEERS = ("backtrader", "backtesting", "vectorbt", "numba", "pandas", "numpy")
 FAST, SLOW, QTY, CASH = 10, 30, 100, 100_000
 SYMBOL = "ORCL"
-DECIMALS = 6
 # Equity differences below this are float noise (py_rt books in 9-decimal fixed point).
 EQUITY_TOLERANCE = 0.01
 
@@ -111,35 +109,6 @@ Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
 # ---- data ----------------------------------------------------------------------------------
-
-
-def tiled_bars(real: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``n`` bars made of `real`'s daily returns chained end to end (see the module docstring)."""
-    close = real["close"].to_numpy(dtype=np.float64)
-    shape = real[["open", "high", "low"]].to_numpy(dtype=np.float64) / close[:, None]
-    # The first return of a copy is the junction with the copy before: no move.
-    returns = np.diff(np.log(close), prepend=np.log(close[0]))
-    returns -= returns.mean()
-    copies = math.ceil(n / len(real))
-    path = np.cumsum(np.tile(returns, copies)[:n])
-    level = np.log(close).mean() - path[: len(real)].mean()
-    closes = np.exp(level + path)
-    ohl = np.tile(shape, (copies, 1))[:n] * closes[:, None]
-    index = pd.DatetimeIndex(
-        pd.date_range("2000-01-01", periods=n, freq="h", tz="UTC", unit="ns"), name="ts"
-    )
-    frame = pd.DataFrame(
-        {
-            "open": ohl[:, 0],
-            "high": ohl[:, 1],
-            "low": ohl[:, 2],
-            "close": closes,
-            "volume": np.tile(real["volume"].to_numpy(dtype=np.float64), copies)[:n],
-        },
-        index=index,
-    ).round(DECIMALS)
-    frame.attrs["symbol"] = SYMBOL
-    return frame
 
 
 def _sma(values: Floats, period: int) -> Floats:
@@ -609,16 +578,6 @@ def agreement(run: Run, references: Mapping[tuple[int, str], Outcome]) -> str:
     return ("MISMATCH: " + ", ".join(problems) if problems else "same") + label
 
 
-def host() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count()}
-
-
 def versions(runs: list[Run]) -> dict[str, str]:
     """What was measured, so that figures from different runs can be told apart."""
     found = {name: metadata.version(name) for name in PEERS}
@@ -923,21 +882,20 @@ def main(argv: list[str] | None = None) -> int:
     targets_table(measured, console)
     found = versions(measured.runs)
     console.print("versions: " + ", ".join(f"{k} {v}" for k, v in found.items()))
-    document = {
-        "name": "backtest",
-        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "host": host(),
-        "versions": found,
-        "results": results,
-        "not_run": [
-            {"system": r.system, "case": r.case, "reason": r.not_run}
-            for r in measured.runs
-            if r.not_run
-        ],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
-    console.print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+    written = bench_results.write(
+        "backtest",
+        results,
+        args.out,
+        {
+            "versions": found,
+            "not_run": [
+                {"system": r.system, "case": r.case, "reason": r.not_run}
+                for r in measured.runs
+                if r.not_run
+            ],
+        },
+    )
+    console.print(f"wrote {written} in {time.perf_counter() - started:.0f} s")
     return 0
 
 

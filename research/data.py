@@ -32,6 +32,7 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -689,3 +690,38 @@ def recorded_ticks(name: str = "spot_btcusdt_20240808") -> Ticks:
         quotes=frame(quotes, ["bid", "ask", "bid_size", "ask_size"]),
         trades=frame(trades, ["price", "size"]),
     )
+
+
+def tiled_bars(real: pd.DataFrame, n: int, decimals: int = 6) -> pd.DataFrame:
+    """``n`` bars made of `real`'s bars chained end to end, for benchmarks that need more real
+    bars than history holds. Each copy replays `real`'s close-to-close log returns with their
+    mean removed, so a copy ends where it started and a million bars neither explode nor vanish;
+    open, high and low keep each real bar's ratio to its close (bars stay consistent, prices
+    positive); prices are rounded to `decimals` so every system reads the same numbers. The
+    level makes the copies' geometric-mean close equal `real`'s; volumes repeat. Stamped one
+    hour apart from 2000-01-01 UTC (a million days would pass pandas' year-2262 limit)."""
+    close = real["close"].to_numpy(dtype=np.float64)
+    shape = real[["open", "high", "low"]].to_numpy(dtype=np.float64) / close[:, None]
+    # The first return of a copy is the junction with the copy before: no move.
+    returns = np.diff(np.log(close), prepend=np.log(close[0]))
+    returns -= returns.mean()
+    copies = math.ceil(n / len(real))
+    path = np.cumsum(np.tile(returns, copies)[:n])
+    level = np.log(close).mean() - path[: len(real)].mean()
+    closes = np.exp(level + path)
+    ohl = np.tile(shape, (copies, 1))[:n] * closes[:, None]
+    index = pd.DatetimeIndex(
+        pd.date_range("2000-01-01", periods=n, freq="h", tz="UTC", unit="ns"), name="ts"
+    )
+    frame = pd.DataFrame(
+        {
+            "open": ohl[:, 0],
+            "high": ohl[:, 1],
+            "low": ohl[:, 2],
+            "close": closes,
+            "volume": np.tile(real["volume"].to_numpy(dtype=np.float64), copies)[:n],
+        },
+        index=index,
+    ).round(decimals)
+    frame.attrs["symbol"] = real.attrs.get("symbol", "TILED")
+    return frame

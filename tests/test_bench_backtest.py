@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from research import bench_backtest as bench
-from research.data import shared_bars, validate_bars
+from research.data import shared_bars, tiled_bars, validate_bars
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_tiled_bars_are_valid_positive_and_repeat_the_real_shape() -> None:
     real = shared_bars("ORCL")
-    bars = bench.tiled_bars(real, 3 * len(real) + 17)
+    bars = tiled_bars(real, 3 * len(real) + 17)
     validate_bars(bars, name="tiled")
     assert len(bars) == 3 * len(real) + 17
     assert (bars[["open", "high", "low", "close"]].to_numpy() > 0).all()
@@ -51,7 +51,7 @@ def test_cross_signals_follow_the_last_nonzero_difference() -> None:
 
 
 def test_reference_matches_the_engine_on_real_bars() -> None:
-    bars = bench.tiled_bars(shared_bars("ORCL"), 3000)
+    bars = tiled_bars(shared_bars("ORCL"), 3000)
     run = bench.py_rt(bars, "case", 1, 1)
     assert run.outcome is not None
     expected = bench.reference(bars, "open")
