@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 import time
@@ -17,44 +19,64 @@ from pyrt.sim.cli import ticks_per_second
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pyrt.cli",
-            "sim",
-            "--port",
-            str(port),
-            "--speed",
-            "100",
-            "--lose-ack-every",
-            "1",
-        ],
+def environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any Alpaca keys or systemd credentials of the machine
+    running the tests, plus `variables`."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "CREDENTIALS_DIRECTORY"}
+    }
+    return kept | variables
+
+
+def start_sim(port: int, *options: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pyrt.cli", "sim", "--port", str(port), "--speed", "100", *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
+
+
+def banner(process: subprocess.Popen[str]) -> str:
+    """What `pyrt sim` prints before it serves: up to its "started" line."""
+    assert process.stdout is not None
+    lines = []
+    for _ in range(40):
+        line = process.stdout.readline()
+        lines.append(line)
+        if not line or "started" in line:
+            break
+    return "".join(lines)
+
+
+def printed(text: str, name: str) -> str:
+    return next(line.split("=", 1)[1].strip() for line in text.splitlines() if f"{name}=" in line)
+
+
+def get_account(port: int, headers: dict[str, str]) -> requests.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/v2/account", headers=headers, timeout=2)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, "simulator did not start"
+            time.sleep(0.1)
+
+
+def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
+    port = free_port()
+    process = start_sim(port, "--lose-ack-every", "1", env=environment())
     try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(5)]
-        key = next(line.split("=", 1)[1].strip() for line in lines if "APCA_API_KEY_ID=" in line)
-        secret = next(
-            line.split("=", 1)[1].strip() for line in lines if "APCA_API_SECRET_KEY=" in line
-        )
-        assert f"http://127.0.0.1:{port}" in lines[0]
+        text = banner(process)
+        assert f"http://127.0.0.1:{port}" in text.splitlines()[0]
+        assert "keys generated for this run" in text
+        key, secret = printed(text, "APCA_API_KEY_ID"), printed(text, "APCA_API_SECRET_KEY")
         headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = requests.get(
-                    f"http://127.0.0.1:{port}/v2/account", headers=headers, timeout=2
-                )
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "simulator did not start"
-                time.sleep(0.1)
+        response = get_account(port, headers)
         assert response.status_code == 200
         assert response.json()["cash"] == "100000"
         assert requests.get(f"http://127.0.0.1:{port}/v2/account", timeout=2).status_code == 401
@@ -70,6 +92,28 @@ def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_pyrt_sim_never_prints_a_secret_from_the_environment() -> None:
+    """Keys from the environment are someone's real credentials: the simulator accepts them, says
+    where they came from, and shows no more of the secret than its first characters."""
+    key, secret = "PKENVKEY0001", "env-" + secrets.token_urlsafe(24)
+    port = free_port()
+    process = start_sim(port, env=environment(APCA_API_KEY_ID=key, APCA_API_SECRET_KEY=secret))
+    try:
+        text = banner(process)
+        assert secret not in text
+        assert printed(text, "APCA_API_KEY_ID") == key
+        assert "keys from the environment" in text
+        assert printed(text, "APCA_API_SECRET_KEY").startswith("env-*")
+        headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
+        assert get_account(port, headers).status_code == 200, "the environment's keys are in use"
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=10)
+    output = text + rest
+    assert secret not in output
+    assert secret[4:] not in output
 
 
 def test_speed_settings() -> None:

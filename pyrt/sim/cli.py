@@ -79,18 +79,21 @@ def sim(
     host = host or appliance.sim.host
     port = port or appliance.sim.port
     # Keys handed to the process (environment or systemd LoadCredential=) are the ones clients
-    # will use; otherwise make some up for this run.
+    # will use; otherwise make some up for this run. Only a made-up secret may be printed.
+    key_env, secret_env = appliance.broker.key_id_env, appliance.broker.secret_key_env
+    keys_from: str | None
     try:
-        given = load_alpaca_credentials(
-            appliance.broker.key_id_env, appliance.broker.secret_key_env
-        )
-        generated = (given.key_id.get_secret_value(), given.secret_key.get_secret_value())
+        given = load_alpaca_credentials(key_env, secret_env)
+        keys = (given.key_id.get_secret_value(), given.secret_key.get_secret_value())
+        keys_from = f"the environment ({key_env}, {secret_env})"
     except MissingSecretError:
-        generated = generated_keys()
+        keys, keys_from = generated_keys(), None
+    if secret_key:
+        keys_from = "the command line"
     pace = ticks_per_second(speed or appliance.sim.speed)
     sim_config = SimConfig(
-        key_id or generated[0],
-        secret_key or generated[1],
+        key_id or keys[0],
+        secret_key or keys[1],
         requests_per_minute=requests_per_minute,
         ticks_per_second=pace,
         faults=Faults(
@@ -111,5 +114,5 @@ def sim(
         reject_every_nth=reject_every,
         crypto_speed=crypto_speed,
     )
-    typer.echo(describe(host, port, sim_config))
+    typer.echo(describe(host, port, sim_config, keys_from))
     web.run_app(simulator.app, host=host, port=port, print=None)

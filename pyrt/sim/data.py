@@ -9,7 +9,6 @@ the shared data); responses say nothing false about them, and docs call them der
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from pyrt import _core
 from pyrt.sim.crypto import CryptoFeed
 from pyrt.sim.market import DailyBar, Tick
 from pyrt.sim.stream import StreamHub
-from pyrt.sim.venue import CODE_VALIDATION, VenueError, rfc3339
+from pyrt.sim.venue import CODE_VALIDATION, VenueError, int_param, parse_time, rfc3339
 
 MAX_LIMIT = 10_000
 STOCK_CHANNELS = ("trades", "quotes", "bars")
@@ -99,30 +98,12 @@ def bar_json(bar: DailyBar) -> dict[str, Any]:
     }
 
 
-def parse_time(text: str | None, name: str) -> int | None:
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return _core.Timestamp(f"{text}T00:00:00Z").unix_nanos
-        return _core.Timestamp(text).unix_nanos
-    except ValueError:
-        with contextlib.suppress(ValueError):
-            return int(datetime.fromisoformat(text).timestamp() * 1e9)
-    raise VenueError(400, CODE_VALIDATION, f"invalid {name}: expected RFC 3339 or YYYY-MM-DD")
-
-
 def page(
     items: dict[str, list[dict[str, Any]]], request: web.Request
 ) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
     """Alpaca's pagination: `limit` counts items across symbols; the token is opaque and resumes
     after the last item served; `null` on the last page."""
-    try:
-        limit = int(request.query.get("limit", "1000"))
-    except ValueError:
-        raise VenueError(400, CODE_VALIDATION, "invalid limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise VenueError(400, CODE_VALIDATION, f"limit must be between 1 and {MAX_LIMIT}")
+    limit = int_param(request.query, "limit", default=1000, low=1, high=MAX_LIMIT, status=400)
     token = request.query.get("page_token")
     skip = 0
     if token:
@@ -130,6 +111,9 @@ def page(
             skip = int(base64.urlsafe_b64decode(token.encode()).decode())
         except (ValueError, UnicodeDecodeError):
             raise VenueError(400, CODE_VALIDATION, "invalid page_token") from None
+        # Tokens are ours and never negative; a negative one would page from the end.
+        if skip < 0:
+            raise VenueError(400, CODE_VALIDATION, "invalid page_token")
     flat = [(symbol, item) for symbol in sorted(items) for item in items[symbol]]
     chosen = flat[skip : skip + limit]
     out: dict[str, list[dict[str, Any]]] = {}
@@ -181,8 +165,8 @@ class MarketData:
         return symbols
 
     def window(self, request: web.Request) -> tuple[int, int]:
-        start = parse_time(request.query.get("start"), "start") or 0
-        end = parse_time(request.query.get("end"), "end") or 2**62
+        start = parse_time(request.query.get("start"), "start", status=400) or 0
+        end = parse_time(request.query.get("end"), "end", status=400) or 2**62
         return start, end
 
     async def bars(self, request: web.Request) -> web.Response:

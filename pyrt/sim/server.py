@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -29,6 +29,8 @@ from pyrt.sim.venue import (
     Venue,
     VenueError,
     decimal_field,
+    int_param,
+    parse_time,
     rfc3339,
 )
 
@@ -98,6 +100,16 @@ class RateLimiter:
 
 def query_bool(value: str | None) -> bool:
     return (value or "").lower() in {"true", "1"}
+
+
+def exact(number: str) -> Decimal | str:
+    """A JSON number (or NaN/Infinity literal) as an exact Decimal. Python's int() would refuse
+    one of more than 4300 digits, and Decimal one past its exponent range, before the field holding
+    it could be named; such a number stays text for that field's own check to refuse."""
+    try:
+        return Decimal(number)
+    except InvalidOperation:
+        return number
 
 
 class Simulator:
@@ -174,7 +186,11 @@ class Simulator:
 
     async def body(self, request: web.Request) -> dict[str, Any]:
         try:
-            parsed = await request.json(loads=lambda b: json.loads(b, parse_float=Decimal))
+            parsed = await request.json(
+                loads=lambda b: json.loads(
+                    b, parse_float=exact, parse_int=exact, parse_constant=exact
+                )
+            )
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise VenueError(400, CODE_MALFORMED, "request body is not valid JSON") from None
         if not isinstance(parsed, dict):
@@ -235,16 +251,18 @@ class Simulator:
     async def calendar(self, request: web.Request) -> web.Response:
         try:
             start = date.fromisoformat(request.query.get("start", date.today().isoformat())[:10])
-            end = date.fromisoformat(
-                request.query.get("end", (start + timedelta(days=30)).isoformat())[:10]
-            )
+            # Counted in ordinals: date arithmetic past date.max raises OverflowError.
+            default_end = date.fromordinal(min(start.toordinal() + 30, date.max.toordinal()))
+            end = date.fromisoformat(request.query.get("end", default_end.isoformat())[:10])
         except ValueError:
             raise VenueError(
                 422, CODE_VALIDATION, "start and end must be dates (YYYY-MM-DD)"
             ) from None
         days: list[dict[str, str]] = []
-        day = start
-        while day <= end and len(days) < 5000:
+        for ordinal in range(start.toordinal(), end.toordinal() + 1):
+            if len(days) >= 5000:
+                break
+            day = date.fromordinal(ordinal)
             if day.weekday() < 5:
                 days.append(
                     {
@@ -256,7 +274,6 @@ class Simulator:
                         "settlement_date": day.isoformat(),
                     }
                 )
-            day += timedelta(days=1)
         return web.json_response(days)
 
     async def assets(self, request: web.Request) -> web.Response:
@@ -293,25 +310,15 @@ class Simulator:
 
     async def list_orders(self, request: web.Request) -> web.Response:
         q = request.query
-        symbols = set(q["symbols"].split(",")) if q.get("symbols") else None
-        try:
-            limit = int(q.get("limit", "50"))
-        except ValueError:
-            raise VenueError(422, CODE_VALIDATION, "limit must be an integer") from None
         orders = self.venue.list_orders(
-            q.get("status", "open"), limit, q.get("direction", "desc"), symbols, q.get("side")
+            q.get("status", "open"),
+            int_param(q, "limit", default=50, low=1, high=500),
+            q.get("direction", "desc"),
+            set(q["symbols"].split(",")) if q.get("symbols") else None,
+            q.get("side"),
+            after_ns=parse_time(q.get("after"), "after"),
+            until_ns=parse_time(q.get("until"), "until"),
         )
-        # `after` and `until` bound the submission time, both exclusive.
-        for bound, sign in (("after", 1), ("until", -1)):
-            if q.get(bound):
-                try:
-                    moment = datetime.fromisoformat(q[bound].replace("Z", "+00:00"))
-                except ValueError:
-                    raise VenueError(
-                        422, CODE_VALIDATION, f"{bound} must be an RFC 3339 time"
-                    ) from None
-                limit_ns = int(moment.timestamp() * 1e9)
-                orders = [o for o in orders if sign * (o.created_ns - limit_ns) > 0]
         return web.json_response([o.to_json() for o in orders])
 
     async def get_order(self, request: web.Request) -> web.Response:
@@ -346,7 +353,7 @@ class Simulator:
         )
 
     async def close_position(self, request: web.Request) -> web.Response:
-        q = {k: v for k, v in request.query.items()}
+        q = request.query
         order = self.venue.close_position(
             request.match_info["symbol"], decimal_field(q, "qty"), decimal_field(q, "percentage")
         )
@@ -369,10 +376,8 @@ class Simulator:
         if token:
             ids = [a["id"] for a in items]
             items = items[ids.index(token) + 1 :] if token in ids else []
-        try:
-            size = min(100, int(request.query.get("page_size", "100")))
-        except ValueError:
-            raise VenueError(422, CODE_VALIDATION, "page_size must be an integer") from None
+        # Larger pages are served at Alpaca's maximum of 100 rather than refused.
+        size = min(100, int_param(request.query, "page_size", default=100, low=1))
         return web.json_response(items[:size])
 
     # ---- trade_updates --------------------------------------------------------------------
@@ -506,15 +511,30 @@ class Simulator:
         await self.flush_updates()
 
 
-def describe(host: str, port: int, config: SimConfig) -> str:
+def masked(secret: str) -> str:
+    """Enough of a secret to tell which one is loaded, never enough to use it."""
+    return (secret[:4] if len(secret) >= 16 else "") + "*" * 12
+
+
+def describe(host: str, port: int, config: SimConfig, keys_from: str | None = None) -> str:
+    """How to reach the simulator. `keys_from` says where the keys came from when they were not
+    generated for this run: that secret is a real credential someone keeps elsewhere, and a
+    terminal, a journal or a CI log is no place for it."""
+    if keys_from is None:
+        secret = header = config.secret_key
+        origin = "  (keys generated for this run)\n"
+    else:
+        secret, header = masked(config.secret_key), "$APCA_API_SECRET_KEY"
+        origin = f"  (keys from {keys_from}; the secret is masked)\n"
     return (
         f"py_rt venue simulator on http://{host}:{port}\n"
         f"  trading REST:     http://{host}:{port}/v2/...\n"
         f"  trade_updates ws: ws://{host}:{port}/stream\n"
         f"  APCA_API_KEY_ID={config.key_id}\n"
-        f"  APCA_API_SECRET_KEY={config.secret_key}\n"
+        f"  APCA_API_SECRET_KEY={secret}\n"
+        f"{origin}"
         f"  try: curl -H 'APCA-API-KEY-ID: {config.key_id}'"
-        f" -H 'APCA-API-SECRET-KEY: {config.secret_key}' http://{host}:{port}/v2/account\n"
+        f' -H "APCA-API-SECRET-KEY: {header}" http://{host}:{port}/v2/account\n'
         f"  market data REST: http://{host}:{port}/v2/stocks/bars?symbols=AAPL&timeframe=1Day\n"
         f"  market data ws:   ws://{host}:{port}/v2/iex (JSON or MessagePack)\n"
         "  daily bars are real; trades and quotes are derived from them (see pyrt/sim/market.py)\n"

@@ -7,9 +7,11 @@ UUID ids). Every failure is a :class:`VenueError` carrying Alpaca's HTTP status,
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -26,6 +28,15 @@ ORDER_TYPES = {"market", "limit", "stop", "stop_limit"}
 TIME_IN_FORCE = {"day", "gtc", "ioc", "fok"}
 FINAL = {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
 NINE_PLACES = Decimal("0.000000001")
+#: The fill engine's fixed point (i64 counts of 10^-9) spans 10^-9 to about 9.2e9. A price, quantity
+#: or notional outside it could not be matched, and bounding every client number here also keeps
+#: quantizing to nine places within Decimal's 28 digits, where it would otherwise raise.
+SMALLEST_AMOUNT = NINE_PLACES
+LARGEST_AMOUNT = Decimal("9223372036")
+#: Plain decimal text as Alpaca's (Go) decoder takes it: Python's Decimal() alone would also accept
+#: "1_000", surrounding spaces and non-ASCII digits.
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 class VenueError(Exception):
@@ -171,19 +182,77 @@ def activity_stamp(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y%m%d%H%M%S%f")[:17]
 
 
-def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
-    value = body.get(name)
+def invalid(name: str, problem: str = "") -> VenueError:
+    return VenueError(422, CODE_VALIDATION, f"{name} {problem}" if problem else f"invalid {name}")
+
+
+def check_amount(number: Decimal, name: str) -> Decimal:
+    """`number` if the fill engine can hold it; a 422 naming `name` otherwise."""
+    if not number.is_finite():
+        raise invalid(name)
+    if number and not SMALLEST_AMOUNT <= abs(number) <= LARGEST_AMOUNT:
+        raise invalid(name, f"is out of range ({text(SMALLEST_AMOUNT)} to {LARGEST_AMOUNT})")
+    return number
+
+
+def decimal_field(source: Mapping[str, Any], name: str) -> Decimal | None:
+    """A client's number, from a JSON body or a query string, exactly; None when absent. Every
+    such number goes through here, so none can reach the arithmetic below unbounded."""
+    value = source.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise VenueError(422, CODE_VALIDATION, f"invalid {name}")
-    try:
+    if isinstance(value, bool):
+        raise invalid(name)
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+    elif isinstance(value, float):
         number = Decimal(str(value))
-    except InvalidOperation:
-        raise VenueError(422, CODE_VALIDATION, f"invalid {name}") from None
-    if not number.is_finite():
-        raise VenueError(422, CODE_VALIDATION, f"invalid {name}")
-    return number
+    elif isinstance(value, str) and DECIMAL_TEXT.fullmatch(value):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            # An exponent too large even for Decimal's own range.
+            raise invalid(name) from None
+    else:
+        raise invalid(name)
+    return check_amount(number, name)
+
+
+def int_param(
+    query: Mapping[str, str],
+    name: str,
+    *,
+    default: int,
+    low: int,
+    high: int | None = None,
+    status: int = 422,
+) -> int:
+    """An integer query parameter within [low, high]; trading answers 422, market data 400."""
+    raw = query.get(name, "")
+    if raw == "":
+        return default
+    if not INTEGER_TEXT.fullmatch(raw):
+        raise VenueError(status, CODE_VALIDATION, f"{name} must be an integer")
+    value = int(raw)
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise VenueError(status, CODE_VALIDATION, f"{name} must be {bounds}")
+    return value
+
+
+def parse_time(text: str | None, name: str, status: int = 422) -> int | None:
+    """An RFC 3339 time, or a date as its midnight UTC, in Unix nanoseconds; None when absent."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return _core.Timestamp(f"{text}T00:00:00Z").unix_nanos
+        return _core.Timestamp(text).unix_nanos
+    except ValueError:
+        # Beyond the years nanoseconds in an i64 hold, or without an offset: still a time.
+        with contextlib.suppress(ValueError):
+            return int(datetime.fromisoformat(text).timestamp() * 1e9)
+    raise VenueError(status, CODE_VALIDATION, f"invalid {name}: expected RFC 3339 or YYYY-MM-DD")
 
 
 def check_tick(price: Decimal, name: str) -> None:
@@ -199,13 +268,17 @@ def check_tick(price: Decimal, name: str) -> None:
 
 def order_prices(body: dict[str, Any], order_type: str) -> tuple[Decimal | None, Decimal | None]:
     """limit_price and stop_price: present exactly when the order type needs them, positive, and on
-    the tick grid (cents at or above $1, hundredths of a cent below)."""
-    limit = decimal_field(body, "limit_price")
-    stop = decimal_field(body, "stop_price")
-    for name, price, needed in (
-        ("limit_price", limit, order_type in {"limit", "stop_limit"}),
-        ("stop_price", stop, order_type in {"stop", "stop_limit"}),
-    ):
+    the tick grid (cents at or above $1, hundredths of a cent below). trail_price and trail_percent
+    never: the simulator has no trailing stops, and a trail silently dropped would be worse."""
+    needs = {
+        "limit_price": order_type in {"limit", "stop_limit"},
+        "stop_price": order_type in {"stop", "stop_limit"},
+        "trail_price": False,
+        "trail_percent": False,
+    }
+    prices = {name: decimal_field(body, name) for name in needs}
+    for name, price in prices.items():
+        needed = needs[name]
         if needed != (price is not None):
             state = "required" if needed else "not allowed"
             raise VenueError(422, CODE_VALIDATION, f"{name} is {state} for {order_type} orders")
@@ -213,7 +286,7 @@ def order_prices(body: dict[str, Any], order_type: str) -> tuple[Decimal | None,
             if price <= 0:
                 raise VenueError(422, CODE_VALIDATION, f"{name} must be > 0")
             check_tick(price, name)
-    return limit, stop
+    return prices["limit_price"], prices["stop_price"]
 
 
 @dataclass(frozen=True)
@@ -433,7 +506,8 @@ class Venue:
                 "qty must be > 0" if qty is not None else "notional must be > 0",
             )
         if amount != amount.quantize(NINE_PLACES, rounding=ROUND_DOWN):
-            raise VenueError(422, CODE_VALIDATION, "at most 9 decimal places")
+            name = "qty" if qty is not None else "notional"
+            raise VenueError(422, CODE_VALIDATION, f"{name} must have at most 9 decimal places")
         if qty is not None and qty != qty.to_integral() and not asset.fractionable:
             raise VenueError(422, CODE_VALIDATION, "requested asset is not fractionable")
         limit, stop = order_prices(body, order_type)
@@ -459,6 +533,11 @@ class Venue:
             if ask <= 0:
                 raise VenueError(422, CODE_VALIDATION, "no market price to size the notional order")
             working = (notional / ask).quantize(NINE_PLACES, rounding=ROUND_DOWN)  # type: ignore[operator]
+            # Sized at the ask, a valid notional can come to no share at all (an order that could
+            # never fill) or, at a tiny ask, to more shares than the engine holds.
+            if working == 0:
+                raise invalid("notional", "is too small to buy any shares at the ask")
+            check_amount(working, "notional")
         # A buy stop triggers above the market: costed at its stop, as the backtester does.
         self.check_buying_power(asset, side, working, limit or stop or ask)
         now = self.clock()
@@ -543,7 +622,11 @@ class Venue:
             raise VenueError(422, CODE_UNPROCESSABLE, f'order is already in "{old.status}" state')
         if not isinstance(body, dict):
             raise VenueError(422, CODE_VALIDATION, "request body must be a JSON object")
-        qty = decimal_field(body, "qty") or old.qty or old.working_qty
+        if decimal_field(body, "trail") is not None:
+            raise invalid("trail", "applies only to trailing stops, which the simulator lacks")
+        qty = decimal_field(body, "qty")
+        if qty is None:
+            qty = old.qty or old.working_qty
         if qty <= old.filled_qty:
             raise VenueError(422, CODE_VALIDATION, "qty must be greater than the filled quantity")
         request = {
@@ -560,6 +643,9 @@ class Venue:
             else text(old.stop_price),
             "client_order_id": body.get("client_order_id") or None,
         }
+        # Checked while the old order still works: the restore below undoes only refusals that
+        # need the old order out of the way first (its buying power, its client_order_id).
+        self.parse_order(request)
         self.engines[old.asset.symbol].cancel(old.engine_id)
         old.status = "replaced"
         try:
@@ -588,8 +674,13 @@ class Venue:
         self, symbol_or_id: str, qty: Decimal | None, percentage: Decimal | None
     ) -> Order:
         position = self.position(symbol_or_id)
+        if qty is not None and percentage is not None:
+            # Alpaca's qty "cannot work with percentage"; taking one would silently drop the other.
+            raise VenueError(422, CODE_VALIDATION, "give qty or percentage, not both")
         amount = abs(position.qty)
         if qty is not None:
+            if qty <= 0:
+                raise VenueError(422, CODE_VALIDATION, "qty must be > 0")
             amount = min(amount, qty)
         elif percentage is not None:
             if not 0 < percentage <= 100:
@@ -629,11 +720,15 @@ class Venue:
         direction: str = "desc",
         symbols: set[str] | None = None,
         side: str | None = None,
+        *,
+        after_ns: int | None = None,
+        until_ns: int | None = None,
     ) -> list[Order]:
+        """Alpaca's order query: filter, then sort, then truncate to `limit`, so a window given by
+        `after`/`until` is never emptied by orders outside it. Both bounds are exclusive, on the
+        submission time (the reference's GET /v2/orders row)."""
         if status not in {"open", "closed", "all"}:
             raise VenueError(422, CODE_VALIDATION, "status must be open, closed or all")
-        if not 1 <= limit <= 500:
-            raise VenueError(422, CODE_VALIDATION, "limit must be between 1 and 500")
         if direction not in {"asc", "desc"}:
             raise VenueError(422, CODE_VALIDATION, "direction must be asc or desc")
         chosen = [
@@ -642,6 +737,8 @@ class Venue:
             if (status == "all" or (status == "open") == (o.status not in FINAL))
             and (symbols is None or o.asset.symbol in symbols)
             and (side is None or o.side == side)
+            and (after_ns is None or o.created_ns > after_ns)
+            and (until_ns is None or o.created_ns < until_ns)
         ]
         chosen.sort(key=lambda o: o.created_ns, reverse=direction == "desc")
         return chosen[:limit]
