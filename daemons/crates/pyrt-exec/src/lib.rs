@@ -159,6 +159,7 @@ struct Metrics {
     duplicate_fills: Counter,
     reconciled_fills: Counter,
     foreign_updates: Counter,
+    external_fills: Counter,
     stream_drops: Counter,
     reconciles: Counter,
 }
@@ -362,7 +363,23 @@ impl Exec {
                 }
                 Execution::Duplicate => self.metrics.duplicate_fills.add(1),
                 Execution::Missed => self.missed_fills = true,
-                Execution::Foreign => self.metrics.foreign_updates.add(1),
+                Execution::Foreign => {
+                    self.metrics.foreign_updates.add(1);
+                    let external = self.symbols.get(&update.order.symbol).and_then(|symbol| {
+                        self.orders.on_external_execution(
+                            &update.order,
+                            symbol,
+                            qty,
+                            price,
+                            ts,
+                            now,
+                        )
+                    });
+                    if let Some(fill) = external {
+                        self.metrics.external_fills.add(1);
+                        self.emit(RawEvent::from_event(&fill));
+                    }
+                }
             }
             return;
         }
@@ -432,29 +449,46 @@ impl Exec {
         }
     }
 
-    /// Compares broker positions with the fills exec reported; differences (holdings from
-    /// before this journal, or trades made elsewhere) are reported, not corrected.
+    /// Squares exec's net position per symbol (its fills and the external ones) with the
+    /// broker's: holdings from before this journal, or trades made while exec was down, become
+    /// external fills, so risk starts from the broker's positions. A symbol with an order of
+    /// ours still working is left for its fills to settle, and reported.
     async fn check_positions(&mut self) -> Result<(), ExecError> {
+        let now = Timestamp::now();
+        // Clocks of broker and host differ a little: an execution inside that margin around
+        // the read could be counted twice or not at all; trades by hand during exec's start are
+        // the only ones exposed to it.
+        self.orders.squaring_from(now);
         let positions = self.rest.positions().await?;
-        let net = self.orders.net_filled();
-        for position in &positions {
-            let Some(id) = self.symbols.get(&position.symbol) else {
+        for index in 0..self.symbols.len() {
+            let symbol = pyrt_types::SymbolId(u32::try_from(index).unwrap_or(u32::MAX));
+            let Some(name) = self.symbols.name(symbol) else {
                 continue;
             };
-            let ours = net.get(&id.0).copied().unwrap_or_default();
-            let broker = if position.side == "short" {
-                pyrt_types::Qty::ZERO.saturating_sub(position.qty.abs())
-            } else {
-                position.qty
-            };
-            if ours != broker {
+            let held = positions.iter().find(|p| p.symbol == name);
+            let broker = held.map_or(pyrt_types::Qty::ZERO, |p| {
+                if p.side == "short" {
+                    pyrt_types::Qty::ZERO.saturating_sub(p.qty.abs())
+                } else {
+                    p.qty
+                }
+            });
+            let price = held.map(|p| p.current_price.unwrap_or(p.avg_entry_price));
+            if self.orders.working_on(symbol) {
+                eprintln!("exec: position {name}: not squared while an order of ours works");
+                continue;
+            }
+            if let Some(fill) = self.orders.square(symbol, broker, price, now) {
                 eprintln!(
-                    "exec: position {}: broker {broker}, journal fills {ours} (holdings from outside this journal?)",
-                    position.symbol
+                    "exec: position {name}: broker {broker}; external fill of {} {} booked",
+                    fill.side().map_or("?", pyrt_types::Side::as_str),
+                    fill.qty
                 );
+                self.metrics.external_fills.add(1);
+                self.emit(RawEvent::from_event(&fill));
             }
         }
-        Ok(())
+        self.flush()
     }
 }
 
@@ -559,6 +593,7 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
             duplicate_fills: telemetry.counter("fills", "duplicate_dropped")?,
             reconciled_fills: telemetry.counter("fills", "from_activities")?,
             foreign_updates: telemetry.counter("trade_updates", "foreign")?,
+            external_fills: telemetry.counter("fills", "external")?,
             stream_drops: telemetry.counter("trade_updates", "dropped")?,
             reconciles: telemetry.counter("reconciles", "run")?,
         },

@@ -3,13 +3,22 @@
 //! answers, `trade_updates` and fill activities. Every change that downstream must see comes out
 //! as an `OrderAck` or `Fill` event, exactly once: a status is reported only when it changes, a
 //! fill only when the broker's cumulative quantity moves past what was already reported.
+//!
+//! Fills of orders exec did not place (an operator's flatten, a trade made by hand) still move the
+//! account, so they go downstream too, as external fills (intent sequence 0), and so do the
+//! corrections that square exec's view with the broker's positions at start: risk's positions
+//! must be the broker's, whoever traded.
 
 use std::collections::HashMap;
 
 use pyrt_alpaca::rest::models::{FillActivity, Order};
 use pyrt_types::{
-    Fill, IntentAction, OrderAck, OrderIntent, OrderStatus, Price, Qty, RawEvent, Timestamp,
+    Fill, IntentAction, OrderAck, OrderIntent, OrderStatus, Price, Qty, RawEvent, Side, SymbolId,
+    Timestamp,
 };
+
+/// The intent sequence of an external fill: no intent of ours is behind it.
+pub const EXTERNAL: u64 = 0;
 
 #[derive(Debug, Clone)]
 pub struct OrderState {
@@ -54,6 +63,17 @@ pub struct Orders {
     by_seq: HashMap<u64, OrderState>,
     by_broker_id: HashMap<String, u64>,
     last_seq: u64,
+    /// Net quantity of external fills per symbol id, replayed from the journal like the rest.
+    external: HashMap<u32, Qty>,
+    /// Last fill price per symbol id, ours or external: the price a correction is booked at
+    /// when the broker no longer reports one (the position is gone).
+    last_price: HashMap<u32, Price>,
+    /// Cumulative filled quantity seen per foreign broker order in this run, so an update the
+    /// stream replays after a reconnect is not reported twice.
+    foreign_filled: HashMap<String, Qty>,
+    /// External executions before this instant are already in the broker positions the last
+    /// squaring booked, so the stream's report of them is not booked again.
+    squared_at: Timestamp,
 }
 
 /// The broker's order id as the 16 bytes an `OrderAck` carries (zeros if it is not a UUID).
@@ -76,6 +96,10 @@ impl Orders {
             by_seq: HashMap::new(),
             by_broker_id: HashMap::new(),
             last_seq: 0,
+            external: HashMap::new(),
+            last_price: HashMap::new(),
+            foreign_filled: HashMap::new(),
+            squared_at: Timestamp::EPOCH,
         }
     }
 
@@ -120,6 +144,11 @@ impl Orders {
     }
 
     fn replay_fill(&mut self, fill: &Fill) {
+        self.last_price.insert(fill.header.symbol.0, fill.price);
+        if fill.intent_seq == EXTERNAL {
+            self.add_external(fill);
+            return;
+        }
         if let Some(state) = self.by_seq.get_mut(&fill.intent_seq) {
             state.filled = state.filled.saturating_add(fill.qty);
             state.broker_filled = state.broker_filled.max(state.filled);
@@ -196,7 +225,117 @@ impl Orders {
             let entry = net.entry(state.intent.header.symbol.0).or_insert(Qty::ZERO);
             *entry = entry.saturating_add(signed);
         }
+        for (&symbol, &qty) in &self.external {
+            let entry = net.entry(symbol).or_insert(Qty::ZERO);
+            *entry = entry.saturating_add(qty);
+        }
         net
+    }
+
+    /// Whether an order of ours on `symbol` may still fill: its fills are not yet in
+    /// [`Self::net_filled`], so the broker's position cannot be compared with it.
+    #[must_use]
+    pub fn working_on(&self, symbol: SymbolId) -> bool {
+        self.by_seq
+            .values()
+            .any(|s| s.intent.header.symbol == symbol && s.unsettled())
+    }
+
+    fn add_external(&mut self, fill: &Fill) {
+        let signed = if fill.side == Side::Sell.code() {
+            Qty::ZERO.saturating_sub(fill.qty)
+        } else {
+            fill.qty
+        };
+        let entry = self
+            .external
+            .entry(fill.header.symbol.0)
+            .or_insert(Qty::ZERO);
+        *entry = entry.saturating_add(signed);
+    }
+
+    /// An execution from `trade_updates` of an order exec did not place, on `symbol`: the
+    /// external fill to report, unless this update was already seen.
+    pub fn on_external_execution(
+        &mut self,
+        order: &Order,
+        symbol: SymbolId,
+        qty: Qty,
+        price: Price,
+        ts_event: Timestamp,
+        now: Timestamp,
+    ) -> Option<Fill> {
+        let seen = self
+            .foreign_filled
+            .entry(order.id.clone())
+            .or_insert(Qty::ZERO);
+        if order.filled_qty <= *seen {
+            return None;
+        }
+        *seen = order.filled_qty;
+        if ts_event < self.squared_at {
+            return None;
+        }
+        let leaves_qty = leaves(order);
+        Some(self.external_fill(symbol, order.side, qty, price, leaves_qty, ts_event, now))
+    }
+
+    /// Marks the instant broker positions are read for squaring (see `squared_at`).
+    pub fn squaring_from(&mut self, at: Timestamp) {
+        self.squared_at = at;
+    }
+
+    /// The external fill that brings exec's net position on `symbol` to the broker's `broker`
+    /// quantity, booked at `price` (the broker's current price), else at the last fill price.
+    pub fn square(
+        &mut self,
+        symbol: SymbolId,
+        broker: Qty,
+        price: Option<Price>,
+        now: Timestamp,
+    ) -> Option<Fill> {
+        let ours = self
+            .net_filled()
+            .get(&symbol.0)
+            .copied()
+            .unwrap_or(Qty::ZERO);
+        let delta = broker.saturating_sub(ours);
+        if delta.is_zero() {
+            return None;
+        }
+        let side = if delta.is_negative() {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let price = price
+            .or_else(|| self.last_price.get(&symbol.0).copied())
+            .unwrap_or(Price::ZERO);
+        Some(self.external_fill(symbol, side, delta.abs(), price, Qty::ZERO, now, now))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn external_fill(
+        &mut self,
+        symbol: SymbolId,
+        side: Side,
+        qty: Qty,
+        price: Price,
+        leaves_qty: Qty,
+        ts_event: Timestamp,
+        now: Timestamp,
+    ) -> Fill {
+        let mut fill = Fill::with_header(now, symbol);
+        fill.ts_event = ts_event;
+        fill.intent_seq = EXTERNAL;
+        fill.price = price;
+        fill.qty = qty;
+        fill.leaves_qty = leaves_qty;
+        fill.side = side.code();
+        fill.status = status_after(leaves_qty).code();
+        self.add_external(&fill);
+        self.last_price.insert(symbol.0, price);
+        fill
     }
 
     /// A status the broker reported for `seq` (REST answer or stream event). Returns the ack to
@@ -289,7 +428,9 @@ impl Orders {
             state.broker_filled = state.broker_filled.max(order.filled_qty);
             return Execution::Missed;
         }
-        Execution::Fill(book_fill(state, qty, price, leaves(order), ts_event, now))
+        let fill = book_fill(state, qty, price, leaves(order), ts_event, now);
+        self.last_price.insert(fill.header.symbol.0, price);
+        Execution::Fill(fill)
     }
 
     /// Fills from the account's fill activities (oldest first) that were never reported.
@@ -305,16 +446,27 @@ impl Orders {
             if activity.cum_qty <= state.filled {
                 continue;
             }
-            fills.push(book_fill(
+            let fill = book_fill(
                 state,
                 activity.qty,
                 activity.price,
                 activity.leaves_qty,
                 activity.transaction_time,
                 now,
-            ));
+            );
+            self.last_price.insert(fill.header.symbol.0, fill.price);
+            fills.push(fill);
         }
         fills
+    }
+}
+
+/// An order's status after an execution that left `leaves_qty` to fill.
+fn status_after(leaves_qty: Qty) -> OrderStatus {
+    if leaves_qty.is_zero() {
+        OrderStatus::Filled
+    } else {
+        OrderStatus::PartiallyFilled
     }
 }
 
@@ -329,11 +481,7 @@ fn book_fill(
 ) -> Fill {
     state.filled = state.filled.saturating_add(qty);
     state.broker_filled = state.broker_filled.max(state.filled);
-    let status = if leaves_qty.is_zero() {
-        OrderStatus::Filled
-    } else {
-        OrderStatus::PartiallyFilled
-    };
+    let status = status_after(leaves_qty);
     state.status = Some(status);
     let mut fill = Fill::with_header(now, state.intent.header.symbol);
     fill.ts_event = ts_event;
@@ -419,6 +567,88 @@ mod tests {
         assert_eq!(
             orders.on_execution(&order(99, "filled", "1"), qty(1), price(), now, now),
             Execution::Foreign
+        );
+    }
+
+    fn foreign(status: &str, filled: &str, side: &str) -> Order {
+        serde_json::from_value(serde_json::json!({
+            "id": "5d1c0f3e-8a52-4c7b-9a44-1e2f3a4b5c6d", "client_order_id": "by-hand",
+            "symbol": "AAPL", "qty": "6", "filled_qty": filled, "side": side, "type": "market",
+            "time_in_force": "day", "status": status, "created_at": "2026-11-25T14:30:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn fills_of_orders_placed_elsewhere_are_reported_once_as_external() {
+        let mut orders = Orders::new("p");
+        let (aapl, now) = (SymbolId(0), Timestamp::from_unix_nanos(5));
+        let part = foreign("partially_filled", "2", "sell");
+        let fill = orders
+            .on_external_execution(&part, aapl, qty(2), price(), now, now)
+            .unwrap();
+        assert_eq!(fill.intent_seq, EXTERNAL);
+        assert_eq!(
+            (fill.side, fill.qty, fill.leaves_qty),
+            (Side::Sell.code(), qty(2), qty(4))
+        );
+        assert!(
+            orders
+                .on_external_execution(&part, aapl, qty(2), price(), now, now)
+                .is_none(),
+            "replayed after a reconnect"
+        );
+        let rest = foreign("filled", "6", "sell");
+        assert!(
+            orders
+                .on_external_execution(&rest, aapl, qty(4), price(), now, now)
+                .is_some()
+        );
+        assert_eq!(orders.net_filled()[&0], Qty::ZERO.saturating_sub(qty(6)));
+    }
+
+    #[test]
+    fn squaring_books_the_difference_with_the_broker_once_and_replays() {
+        let mut orders = Orders::new("p");
+        orders.insert(intent(7, 10));
+        let now = Timestamp::from_unix_nanos(10);
+        orders.on_order(7, &order(7, "new", "0"), now);
+        assert!(orders.working_on(SymbolId(0)));
+        let Execution::Fill(ours) =
+            orders.on_execution(&order(7, "filled", "10"), qty(10), price(), now, now)
+        else {
+            panic!("no fill")
+        };
+        assert!(!orders.working_on(SymbolId(0)));
+        // The broker holds nothing (flattened by hand): sell 10 at the last price seen.
+        let correction = orders.square(SymbolId(0), Qty::ZERO, None, now).unwrap();
+        assert_eq!(
+            (
+                correction.side,
+                correction.qty,
+                correction.price,
+                correction.intent_seq
+            ),
+            (Side::Sell.code(), qty(10), price(), EXTERNAL)
+        );
+        assert!(orders.square(SymbolId(0), Qty::ZERO, None, now).is_none());
+        // A restart replays both fills from the journal: nothing left to square.
+        let intents = [RawEvent::from_event(&intent(7, 10))];
+        let events = [
+            RawEvent::from_event(&ours),
+            RawEvent::from_event(&correction),
+        ];
+        let mut replayed = Orders::replay("p", &intents, &events);
+        assert_eq!(replayed.net_filled()[&0], Qty::ZERO);
+        assert!(replayed.square(SymbolId(0), Qty::ZERO, None, now).is_none());
+        // An execution from before the squaring read is already in the broker's positions.
+        replayed.squaring_from(now);
+        let early = Timestamp::from_unix_nanos(9);
+        let by_hand = foreign("filled", "6", "buy");
+        assert!(
+            replayed
+                .on_external_execution(&by_hand, SymbolId(0), qty(6), price(), early, now)
+                .is_none()
         );
     }
 

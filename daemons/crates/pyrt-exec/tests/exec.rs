@@ -417,3 +417,61 @@ fn injected_broker_faults_cause_no_duplicate_and_no_lost_fill() {
         );
     }
 }
+
+/// An order placed on the account by someone else: by hand, or the supervisor's flatten.
+fn by_hand(side: &str, qty: u32, client_order_id: &str) -> String {
+    format!(
+        r#"{{"symbol":"AAPL","qty":"{qty}","side":"{side}","type":"market","time_in_force":"day","client_order_id":"{client_order_id}"}}"#
+    )
+}
+
+/// External fills (intent sequence 0) on the fill queue: how many, and their net quantity.
+fn external(risk: &Risk) -> (usize, Qty) {
+    let fills = risk.filled.get(&pyrt_exec::orders::EXTERNAL);
+    let net = fills.into_iter().flatten().fold(Qty::ZERO, |net, f| {
+        if f.side == Side::Sell.code() {
+            net.saturating_sub(f.qty)
+        } else {
+            net.saturating_add(f.qty)
+        }
+    });
+    (fills.map_or(0, Vec::len), net)
+}
+
+#[test]
+fn trades_made_elsewhere_reach_the_fill_queue_so_downstream_positions_are_the_brokers() {
+    let Some(sim) = Simulator::start(&["--requests-per-minute", "1000000", "--speed", "max"])
+    else {
+        return;
+    };
+    // Holdings exec never saw: 5 AAPL bought by hand before it first starts.
+    let _ = sim.post_json("/v2/orders", &by_hand("buy", 5, "hand-1"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim
+        .get_json("/v2/positions")
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        assert!(Instant::now() < deadline, "the order by hand never filled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = scratch("exec-external");
+    let mut risk = Risk::new(&dir);
+    let exec = ExecProcess::spawn(&dir, &sim);
+    // On start exec squares its view with the broker's: one external buy of 5.
+    risk.collect_until(Duration::from_mins(1), |r| external(r).0 == 1);
+    assert_eq!(external(&risk).1, Qty::from_units(5).unwrap());
+    // Sold by hand while exec runs (an operator flattening the account): reported as it fills.
+    let _ = sim.post_json("/v2/orders", &by_hand("sell", 5, "hand-2"));
+    risk.collect_until(Duration::from_mins(1), |r| external(r).1 == Qty::ZERO);
+    let reported = external(&risk).0;
+    // A restart replays those fills from the journal: nothing is squared twice, and the
+    // fill of a new intent of ours proves exec got past its start-up reconciliation.
+    exec.stop();
+    let exec = ExecProcess::spawn(&dir, &sim);
+    let intent = risk.intent_for(1, 0, IntentAction::New, true);
+    risk.send(&intent);
+    risk.collect_until(Duration::from_mins(1), |r| r.all_filled([1]));
+    exec.stop();
+    assert_eq!(external(&risk), (reported, Qty::ZERO));
+}

@@ -155,6 +155,13 @@ impl BroadcastReader {
         self.region.producer_alive()
     }
 
+    /// Whether the ring file was removed and created anew since this side attached; a
+    /// consumer then attaches again to follow the new producer. Not for the hot path (a `stat`).
+    #[must_use]
+    pub fn replaced(&self) -> bool {
+        self.region.replaced()
+    }
+
     /// Sequence number of the next message this reader will read.
     #[must_use]
     pub fn position(&self) -> u64 {

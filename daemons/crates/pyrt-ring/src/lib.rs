@@ -6,6 +6,8 @@
 //! - [`QueueProducer`] / [`QueueConsumer`]: one writer, one reader, back-pressure; nothing is ever
 //!   overwritten and the read position survives a consumer restart (orders, fills).
 //! - [`ControlBlock`]: kill switch, generations, stamp key, daemon heartbeats.
+//! - [`DeadProducerBackoff`]: how a consumer waits, without spinning, for a dead producer's
+//!   successor, which takes over the same file (or creates a new one: see `replaced`).
 //!
 //! Slots are 64-byte [`RawEvent`]s moved as eight atomic words, so a racing reader can see a torn
 //! slot but never undefined behaviour, and the seqlock stamps (broadcast) or cursors (queue) make
@@ -13,6 +15,7 @@
 //! layout hash, slot size, capacity and size all check out. Liveness of the producer is the
 //! kernel's advisory lock on the ring file, which disappears with the process however it dies.
 
+mod backoff;
 mod broadcast;
 mod control;
 mod layout;
@@ -26,6 +29,7 @@ mod wait;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use backoff::DeadProducerBackoff;
 pub use broadcast::{BroadcastProducer, BroadcastReader, Received};
 pub use control::{ControlBlock, DaemonState, DaemonStatus, MAX_DAEMONS};
 pub use layout::{Geometry, RingKind, validate_header};

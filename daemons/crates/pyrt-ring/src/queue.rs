@@ -225,6 +225,13 @@ impl QueueConsumer {
         self.region.producer_alive()
     }
 
+    /// Whether the ring file was removed and created anew since this side attached; a
+    /// consumer then attaches again to follow the new producer. Not for the hot path (a `stat`).
+    #[must_use]
+    pub fn replaced(&self) -> bool {
+        self.region.replaced()
+    }
+
     /// Sequence number of the next message to read.
     #[must_use]
     pub fn position(&self) -> u64 {

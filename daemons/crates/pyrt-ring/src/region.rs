@@ -135,15 +135,35 @@ impl Region {
     }
 
     /// Takes the producer's exclusive advisory lock; fails if a live producer holds it.
+    ///
+    /// A consumer asking whether the producer lives holds a shared lock for an instant (see
+    /// [`Self::producer_alive`]); a restarting producer that meets that instant tries again for
+    /// a quarter of a second before it concludes another producer holds the ring.
     pub(crate) fn lock_producer(&self) -> Result<(), RingError> {
-        // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(RingError::ProducerPresent {
-                path: self.path.clone(),
-            })
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(RingError::ProducerPresent {
+                    path: self.path.clone(),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Whether the path now names another file than the one mapped: the ring was removed and
+    /// created anew, so what a new producer writes is only visible to a consumer that attaches
+    /// again. A missing file is not a replacement (there is nothing to attach to yet).
+    pub(crate) fn replaced(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(&self.path), self.file.metadata()) {
+            (Ok(named), Ok(mapped)) => (named.dev(), named.ino()) != (mapped.dev(), mapped.ino()),
+            _ => false,
         }
     }
 

@@ -97,13 +97,23 @@ pub(crate) fn wait_for<S, T>(
     on: &WaitOn,
     mut attempt: impl FnMut(&mut S) -> Option<Result<T, RingError>>,
 ) -> Result<Option<T>, RingError> {
+    // A message already there is the common case on a busy ring: no clock, no atomics beyond
+    // the read itself.
+    if let Some(result) = attempt(side) {
+        return result.map(Some);
+    }
+    // Only a parked waiter needs the producer to know it must wake someone; registering costs
+    // two read-modify-writes per round on a line the producer reads on every publish.
+    let parks = on.strategy == WaitStrategy::Park;
     let start = Instant::now();
     let mut last_check = start;
     let mut round = 0;
     loop {
-        region(side)
-            .u32_at(on.waiters)
-            .fetch_add(1, Ordering::SeqCst);
+        if parks {
+            region(side)
+                .u32_at(on.waiters)
+                .fetch_add(1, Ordering::SeqCst);
+        }
         let seen = region(side).u32_at(on.word).load(Ordering::SeqCst);
         let outcome = attempt(side);
         let result = if let Some(result) = outcome {
@@ -132,11 +142,15 @@ pub(crate) fn wait_for<S, T>(
         };
         let r = region(side);
         if let Some(result) = result {
-            r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+            if parks {
+                r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+            }
             return result;
         }
         wait_round(on.strategy, &mut round, r.u32_at(on.word), seen);
-        r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+        if parks {
+            r.u32_at(on.waiters).fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 

@@ -411,3 +411,68 @@ fn a_batch_is_peeked_whole_and_committed_at_once() {
     assert_eq!(consumer.position(), 5, "never past what was written");
     assert_eq!(producer.backlog(), 0);
 }
+
+#[test]
+fn a_restarted_producer_is_followed_in_place_and_a_recreated_ring_is_reported() {
+    let d = dir("successor");
+    let md = d.join("md.ring");
+    drop(BroadcastProducer::open(&md, 16).unwrap());
+    let mut reader = BroadcastReader::attach(&md, WAIT).unwrap();
+    assert!(matches!(
+        reader.read(LONG),
+        Err(RingError::ProducerDead { .. })
+    ));
+    // The usual restart: the successor reopens the same file, and the old mapping sees it.
+    let mut producer = BroadcastProducer::open(&md, 16).unwrap();
+    producer.publish(&event(1));
+    assert!(!reader.replaced());
+    assert!(matches!(reader.read(LONG), Ok(Some(Received::Event(e))) if seq(&e) == 1));
+    drop(producer);
+    // Removed and created anew: the old mapping would never see the new producer.
+    std::fs::remove_file(&md).unwrap();
+    assert!(!reader.replaced(), "nothing to attach to yet");
+    let mut producer = BroadcastProducer::open(&md, 16).unwrap();
+    assert!(reader.replaced());
+    let mut reader = BroadcastReader::attach(&md, WAIT).unwrap();
+    producer.publish(&event(2));
+    assert!(matches!(reader.read(LONG), Ok(Some(Received::Event(e))) if seq(&e) == 2));
+
+    let fills = d.join("fills.ring");
+    drop(QueueProducer::open(&fills, 8, WAIT).unwrap());
+    let consumer = QueueConsumer::attach(&fills, WAIT).unwrap();
+    std::fs::remove_file(&fills).unwrap();
+    let _producer = QueueProducer::open(&fills, 8, WAIT).unwrap();
+    assert!(consumer.replaced());
+}
+
+#[test]
+fn a_producer_restarts_while_its_consumer_keeps_asking_whether_it_lives() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let path = dir("restart-probe").join("fills.ring");
+    drop(QueueProducer::open(&path, 8, WAIT).unwrap());
+    let mut consumer = QueueConsumer::attach(&path, WAIT).unwrap();
+    let (stop, probes) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let probing = {
+        let (stop, probes) = (Arc::clone(&stop), Arc::clone(&probes));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // No producer between restarts: an empty pop asks the lock whether one lives.
+                let _ = consumer.pop(Duration::ZERO);
+                probes.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    while probes.load(Ordering::Relaxed) == 0 {
+        std::thread::yield_now();
+    }
+    for restart in 0..2_000 {
+        let producer = QueueProducer::open(&path, 8, WAIT);
+        assert!(producer.is_ok(), "restart {restart}: {:?}", producer.err());
+    }
+    stop.store(true, Ordering::Relaxed);
+    probing.join().unwrap();
+}

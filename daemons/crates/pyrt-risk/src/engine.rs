@@ -6,6 +6,7 @@ use pyrt_types::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::calendar::NyDate;
 use crate::limits::RiskLimits;
 use crate::stamp;
 
@@ -176,6 +177,9 @@ pub struct RiskEngine {
     rejects: [u64; Reject::ALL.len()],
     /// Realised plus marked P&L when the trading day began; the daily loss is measured from it.
     day_start_pnl: Notional,
+    /// The New York date [`Self::roll_day`] last began, and when it ends (UTC ns).
+    day: Option<NyDate>,
+    day_ends_ns: i64,
 }
 
 fn exceeds(amount: Notional, limit: Notional) -> bool {
@@ -200,6 +204,8 @@ impl RiskEngine {
             killed: false,
             rejects: [0; Reject::ALL.len()],
             day_start_pnl: Notional::ZERO,
+            day: None,
+            day_ends_ns: i64::MIN,
         }
     }
 
@@ -283,10 +289,37 @@ impl RiskEngine {
         }
     }
 
-    /// A new trading day: the daily loss limit counts from here. The live daemon starts each
-    /// day fresh; a backtest spanning many days calls this at each session.
+    /// A new trading day: the daily loss limit counts from here. The risk daemon gets here through
+    /// [`Self::roll_day`] on the first event of each New York date; a backtest spanning many days
+    /// calls this at each session.
     pub fn start_day(&mut self) {
         self.day_start_pnl = self.total_pnl();
+    }
+
+    /// Starts a new trading day when `ts`, an event's time, falls on a later New York date than
+    /// the day in progress (the first call starts the first day); returns whether it did. Costs one
+    /// comparison on every other call. Time only moves forward here: a late event of an earlier
+    /// date (a replayed fill) does not reopen that day.
+    #[inline]
+    pub fn roll_day(&mut self, ts: Timestamp) -> bool {
+        if ts.unix_nanos() < self.day_ends_ns {
+            return false;
+        }
+        self.begin_day(NyDate::of(ts));
+        true
+    }
+
+    #[cold]
+    fn begin_day(&mut self, day: NyDate) {
+        self.day = Some(day);
+        self.day_ends_ns = day.next().start().unix_nanos();
+        self.start_day();
+    }
+
+    /// The New York date of the trading day [`Self::roll_day`] began last.
+    #[must_use]
+    pub fn trading_day(&self) -> Option<NyDate> {
+        self.day
     }
 
     /// Realised plus marked P&L of the day.

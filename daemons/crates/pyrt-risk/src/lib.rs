@@ -6,9 +6,11 @@
 //! passing here. The same engine runs inside the backtester, so a backtest can trade under the live
 //! limits.
 
+mod calendar;
 mod engine;
 mod limits;
 
+pub use calendar::NyDate;
 pub use engine::{Decision, Reject, RiskEngine};
 pub use limits::{KillOn, RiskLimits, SymbolLimits};
 use pyrt_types::OrderIntent;

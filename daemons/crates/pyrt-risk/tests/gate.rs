@@ -1,7 +1,9 @@
 //! Every limit of the gate, one test each, and the accounting behind them.
 
 use proptest::prelude::*;
-use pyrt_risk::{Decision, KillOn, Reject, RiskEngine, RiskLimits, SymbolLimits, stamp, verify};
+use pyrt_risk::{
+    Decision, KillOn, NyDate, Reject, RiskEngine, RiskLimits, SymbolLimits, stamp, verify,
+};
 use pyrt_types::{
     Fill, IntentAction, Notional, OrderAck, OrderIntent, OrderStatus, OrderType, Price, Qty, Quote,
     Side, SymbolId, TimeInForce, Timestamp,
@@ -350,4 +352,98 @@ proptest! {
         // Integer division when closing part of a position may round by a few 10⁻⁹ dollars.
         prop_assert!((i128::from(e.pnl().raw()) - expected).abs() <= 64, "{} vs {}", e.pnl().raw(), expected);
     }
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).unwrap()
+}
+
+/// Loses 1,100 (over the 1,000 limit) at `during`, then sees a quote at `same_day` (still that
+/// New York date: the loss stands) and one at `next_day` (the next date: it counts from zero).
+fn daily_loss_resets_at_new_york_midnight(during: &str, same_day: &str, next_day: &str) {
+    let mut e = engine();
+    let during = ts(during);
+    assert!(e.roll_day(during), "the first event starts the first day");
+    assert_eq!(e.trading_day(), Some(NyDate::of(during)));
+    assert_eq!(
+        e.check(&mut order(1, AAPL, Side::Buy, 100, Some("100")), during),
+        Decision::Accept
+    );
+    e.on_fill(&fill(1, AAPL, Side::Buy, 100, "100.00", 0));
+    let mark = |e: &mut RiskEngine, at: Timestamp, bid: &str, ask: &str| {
+        let mut q = Quote::with_header(at, AAPL);
+        q.ts_event = at;
+        q.bid_price = px(bid);
+        q.ask_price = px(ask);
+        e.roll_day(q.ts_event);
+        e.on_quote(&q);
+    };
+    mark(&mut e, during, "88.99", "89.01");
+    assert_eq!(e.pnl(), Notional::parse("-1100").unwrap());
+    assert_eq!(e.post_trade_breach(), Some(Reject::DailyLoss));
+
+    let same_day = ts(same_day);
+    assert!(
+        !e.roll_day(same_day),
+        "{same_day} is still the day of the loss"
+    );
+    assert_eq!(e.pnl(), Notional::parse("-1100").unwrap());
+    assert_eq!(
+        e.check(&mut order(2, AAPL, Side::Buy, 1, Some("89")), same_day),
+        Decision::Kill(Reject::DailyLoss)
+    );
+
+    e.set_kill_switch(false);
+    let next_day = ts(next_day);
+    assert!(e.roll_day(next_day), "{next_day} begins a new day");
+    assert_eq!(e.trading_day(), Some(NyDate(NyDate::of(during).0 + 1)));
+    mark(&mut e, next_day, "88.49", "88.51");
+    assert_eq!(
+        e.pnl(),
+        Notional::parse("-50").unwrap(),
+        "only the new day's move counts"
+    );
+    assert_eq!(e.post_trade_breach(), None);
+    assert_eq!(
+        e.check(&mut order(3, AAPL, Side::Buy, 1, Some("88.5")), next_day),
+        Decision::Accept
+    );
+    assert!(
+        !e.roll_day(during),
+        "a late event of the old day does not reopen it"
+    );
+    assert_eq!(e.pnl(), Notional::parse("-50").unwrap());
+}
+
+#[test]
+fn the_daily_loss_limit_resets_on_each_new_york_date() {
+    // Winter (EST): New York midnight is 05:00 UTC.
+    daily_loss_resets_at_new_york_midnight(
+        "2024-01-16T15:00:00Z",
+        "2024-01-17T04:59:59.999999999Z",
+        "2024-01-17T05:00:00Z",
+    );
+    // Summer (EDT): 04:00 UTC.
+    daily_loss_resets_at_new_york_midnight(
+        "2024-07-16T15:00:00Z",
+        "2024-07-17T03:59:59Z",
+        "2024-07-17T04:00:00Z",
+    );
+}
+
+#[test]
+fn the_daily_loss_limit_resets_at_midnight_across_the_clock_changes() {
+    // Sunday 2024-03-10 springs forward: Monday begins at 04:00 UTC, an hour earlier than
+    // Sunday did; 04:30 UTC is 00:30 EDT, a new day.
+    daily_loss_resets_at_new_york_midnight(
+        "2024-03-10T20:00:00Z",
+        "2024-03-11T03:59:59Z",
+        "2024-03-11T04:30:00Z",
+    );
+    // Sunday 2024-11-03 falls back: 04:30 UTC on Monday is still 23:30 EST on Sunday.
+    daily_loss_resets_at_new_york_midnight(
+        "2024-11-03T20:00:00Z",
+        "2024-11-04T04:30:00Z",
+        "2024-11-04T05:00:00Z",
+    );
 }

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pyrt_ring::{
-    BroadcastReader, ControlBlock, DaemonState, QueueConsumer, QueueProducer, Received, RingError,
-    WaitStrategy, names,
+    BroadcastReader, ControlBlock, DaemonState, DeadProducerBackoff, QueueConsumer, QueueProducer,
+    Received, RingError, WaitStrategy, names,
 };
-use pyrt_risk::{Decision, Reject, RiskEngine, RiskLimits};
+use pyrt_risk::{Decision, NyDate, Reject, RiskEngine, RiskLimits};
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
 use pyrt_types::{
@@ -90,6 +90,11 @@ impl<T> Later<T> {
         }
         self.ring.as_mut()
     }
+
+    /// Forgets the mapping, so the next [`Self::get`] attaches to whatever file the path names.
+    fn detach(&mut self) {
+        self.ring = None;
+    }
 }
 
 struct Metrics {
@@ -99,6 +104,8 @@ struct Metrics {
     signals: Counter,
     rejects: Vec<Counter>,
     md_lost: Counter,
+    /// Milliseconds spent waiting for signals after strategy died: rising while it is down.
+    signal_dead_ms: Counter,
     reloads: Counter,
     reload_refused: Counter,
 }
@@ -141,9 +148,39 @@ impl Outstanding {
     }
 }
 
-struct Risk {
+/// What risk knows of the account: the engine's positions, marks and P&L, and what is on its way.
+struct Book {
     engine: RiskEngine,
     outstanding: Outstanding,
+}
+
+impl Book {
+    fn on_exec_event(&mut self, event: &RawEvent) {
+        if let Some(fill) = event.as_event::<Fill>() {
+            // A fill of a new day counts against that day's loss limit, not the previous one's.
+            self.engine.roll_day(fill.ts_event);
+            self.engine.on_fill(fill);
+            self.outstanding.on_fill(fill);
+        } else if let Some(ack) = event.as_event::<OrderAck>() {
+            self.engine.on_ack(ack);
+            self.outstanding.on_ack(ack);
+        }
+    }
+
+    fn on_market(&mut self, event: &RawEvent) {
+        if let Some(quote) = event.as_event::<Quote>() {
+            // Marks moved by the first quote of a day belong to that day.
+            self.engine.roll_day(quote.ts_event);
+            self.engine.on_quote(quote);
+        } else if let Some(trade) = event.as_event::<Trade>() {
+            self.engine.roll_day(trade.ts_event);
+            self.engine.on_trade(trade);
+        }
+    }
+}
+
+struct Risk {
+    book: Book,
     next_seq: u64,
     orders: QueueProducer,
     control: ControlBlock,
@@ -155,24 +192,6 @@ fn elapsed_ns(since: Timestamp) -> u64 {
 }
 
 impl Risk {
-    fn on_exec_event(&mut self, event: &RawEvent) {
-        if let Some(fill) = event.as_event::<Fill>() {
-            self.engine.on_fill(fill);
-            self.outstanding.on_fill(fill);
-        } else if let Some(ack) = event.as_event::<OrderAck>() {
-            self.engine.on_ack(ack);
-            self.outstanding.on_ack(ack);
-        }
-    }
-
-    fn on_market(&mut self, event: &RawEvent) {
-        if let Some(quote) = event.as_event::<Quote>() {
-            self.engine.on_quote(quote);
-        } else if let Some(trade) = event.as_event::<Trade>() {
-            self.engine.on_trade(trade);
-        }
-    }
-
     fn trip(&mut self, reason: Reject) {
         let code = KILL_REASON_BREACH_BASE + u32::from(reason as u8);
         self.control.set_kill_switch(true, code);
@@ -185,9 +204,10 @@ impl Risk {
         let symbol = signal.header.symbol;
         let target = Outstanding::signed(signal.side, signal.target_qty);
         let holding = self
+            .book
             .engine
             .position(symbol)
-            .saturating_add(self.outstanding.pending(symbol));
+            .saturating_add(self.book.outstanding.pending(symbol));
         let delta = target.saturating_sub(holding);
         if delta.is_zero() {
             return Ok(());
@@ -204,12 +224,13 @@ impl Risk {
         intent.order_type = OrderType::Market.code();
         intent.time_in_force = TimeInForce::Day.code();
         intent.action = IntentAction::New as u8;
-        match self.engine.check(&mut intent, Timestamp::now()) {
+        match self.book.engine.check(&mut intent, Timestamp::now()) {
             Decision::Accept => {
                 self.orders
                     .push(&RawEvent::from_event(&intent), Duration::from_secs(1))?;
                 self.next_seq += 1;
-                self.outstanding
+                self.book
+                    .outstanding
                     .by_seq
                     .insert(intent.intent_seq, (symbol, delta));
                 self.metrics.intents.add(1);
@@ -261,8 +282,10 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
     // microsecond of downtime.
     let first_seq = u64::try_from(Timestamp::now().unix_nanos() / 1_000).unwrap_or(1) * 1_000;
     let mut risk = Risk {
-        engine: RiskEngine::new(limits, control.stamp_key()),
-        outstanding: Outstanding::default(),
+        book: Book {
+            engine: RiskEngine::new(limits, control.stamp_key()),
+            outstanding: Outstanding::default(),
+        },
         next_seq: first_seq,
         orders: QueueProducer::open(
             &config.runtime_dir.join(names::ORDER),
@@ -277,6 +300,7 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
             signals: telemetry.counter("signals", "received")?,
             rejects,
             md_lost: telemetry.counter("md", "lost")?,
+            signal_dead_ms: telemetry.counter("producer_dead_ms", "signal")?,
             reloads: telemetry.counter("limits", "reloaded")?,
             reload_refused: telemetry.counter("limits", "refused")?,
         },
@@ -285,35 +309,37 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
     let mut md = Later::new(config.runtime_dir.join(names::MD));
     let mut signals = Later::new(config.runtime_dir.join(names::SIGNAL));
     let mut fills = Later::new(names::fill(&config.runtime_dir, "risk"));
+    let mut signal_backoff = DeadProducerBackoff::new();
+    let mut logged_day: Option<NyDate> = None;
     control.set_state(CONTROL_SLOT, DaemonState::Running)?;
     systemd::ready("checking signals");
     let mut last_beat = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Some(queue) = fills.get(|p| QueueConsumer::attach(p, wait)) {
             while let Some(event) = queue.try_pop() {
-                risk.on_exec_event(&event);
+                risk.book.on_exec_event(&event);
             }
         }
         if let Some(reader) = md.get(|p| BroadcastReader::attach(p, wait)) {
             while let Some(received) = reader.try_read() {
                 match received {
-                    Received::Event(event) => risk.on_market(&event),
+                    Received::Event(event) => risk.book.on_market(&event),
                     Received::Lost(n) => risk.metrics.md_lost.add(n),
                 }
             }
         }
         let killed = control.kill_switch();
-        if killed != risk.engine.kill_switch() {
-            risk.engine.set_kill_switch(killed);
+        if killed != risk.book.engine.kill_switch() {
+            risk.book.engine.set_kill_switch(killed);
         }
-        if let Some(breach) = risk.engine.post_trade_breach() {
+        if let Some(breach) = risk.book.engine.post_trade_breach() {
             risk.trip(breach);
         }
         if control.config_generation() != generation {
             generation = control.config_generation();
             match load_limits(&config.limits_path, &symbols) {
                 Ok(limits) => {
-                    risk.engine.set_limits(limits);
+                    risk.book.engine.set_limits(limits);
                     risk.metrics.reloads.add(1);
                     eprintln!("risk: limits of generation {generation} loaded");
                 }
@@ -324,24 +350,55 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
             }
         }
         let mut handled = false;
+        let mut replaced = false;
         if let Some(queue) = signals.get(|p| QueueConsumer::attach(p, wait)) {
-            if let Some(event) = queue.try_pop() {
+            let readable = if let Some(event) = queue.try_pop() {
                 handled = true;
                 if let Some(signal) = event.as_event::<Signal>() {
                     risk.on_signal(signal, Timestamp::now())?;
                 }
+                Ok(true)
             } else {
-                match queue.wait_readable(Duration::from_millis(1)) {
-                    Ok(_) | Err(RingError::ProducerDead { .. }) => {}
-                    Err(e) => return Err(e.into()),
+                queue.wait_readable(Duration::from_millis(1))
+            };
+            match readable {
+                Ok(_) => {
+                    if signal_backoff.reset() {
+                        eprintln!("risk: signals have a producer again");
+                    }
                 }
+                Err(RingError::ProducerDead { path }) => {
+                    if !signal_backoff.waiting() {
+                        eprintln!(
+                            "risk: the producer of {} is gone, waiting for it",
+                            path.display()
+                        );
+                    }
+                    replaced = queue.replaced();
+                    // Fills and quotes are still taken every round, only less often.
+                    let due = config.heartbeat.saturating_sub(last_beat.elapsed());
+                    risk.metrics.signal_dead_ms.add(signal_backoff.wait(due));
+                }
+                Err(e) => return Err(e.into()),
             }
+        }
+        if replaced {
+            signals.detach();
         }
         if !handled && signals.ring.is_none() {
             std::thread::sleep(Duration::from_millis(1));
         }
         if last_beat.elapsed() >= config.heartbeat {
             last_beat = Instant::now();
+            let day = risk.book.engine.trading_day();
+            if day != logged_day {
+                logged_day = day;
+                if let Some(day) = day {
+                    eprintln!(
+                        "risk: trading day {day} began; the daily loss limit counts from here"
+                    );
+                }
+            }
             control.heartbeat(CONTROL_SLOT)?;
             systemd::watchdog();
             risk.orders.heartbeat();
@@ -354,4 +411,76 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
     telemetry.flush(&mut risk.metrics.origin_to_intent);
     control.set_state(CONTROL_SLOT, DaemonState::Stopped)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pyrt_types::Price;
+
+    use super::*;
+
+    const AAPL: SymbolId = SymbolId(0);
+
+    fn book() -> Book {
+        let symbols = SymbolTable::from_names(["AAPL", "MSFT"]).unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../config/risk_limits.toml");
+        Book {
+            engine: RiskEngine::new(load_limits(&path, &symbols).unwrap(), 1),
+            outstanding: Outstanding::default(),
+        }
+    }
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    fn quote(ts: &str, mid: &str) -> RawEvent {
+        let mid = Price::parse(mid).unwrap();
+        let cent = Price::parse("0.01").unwrap();
+        let mut q = Quote::with_header(at(ts), AAPL);
+        q.ts_event = at(ts);
+        q.bid_price = mid.saturating_sub(cent);
+        q.ask_price = mid.saturating_add(cent);
+        RawEvent::from_event(&q)
+    }
+
+    fn fill(ts: &str, side: Side, qty: i64, price: &str) -> RawEvent {
+        let mut f = Fill::with_header(at(ts), AAPL);
+        f.ts_event = at(ts);
+        f.side = side.code();
+        f.qty = Qty::from_units(qty).unwrap();
+        f.price = Price::parse(price).unwrap();
+        RawEvent::from_event(&f)
+    }
+
+    fn pnl(book: &Book) -> String {
+        book.engine.pnl().to_string()
+    }
+
+    #[test]
+    fn quotes_and_fills_start_a_new_trading_day_at_new_york_midnight() {
+        let mut book = book();
+        // Friday 2024-03-08 (EST): a 1,100 loss; New York midnight is 05:00 UTC.
+        book.on_exec_event(&fill("2024-03-08T15:00:00Z", Side::Buy, 100, "100"));
+        book.on_market(&quote("2024-03-08T20:00:00Z", "89"));
+        assert_eq!(pnl(&book), "-1100");
+        book.on_market(&quote("2024-03-09T04:59:59Z", "89"));
+        assert_eq!(pnl(&book), "-1100", "23:59 EST is still Friday");
+        book.on_market(&quote("2024-03-09T05:00:00Z", "88"));
+        assert_eq!(pnl(&book), "-100", "Saturday counts from Friday's close");
+        assert_eq!(book.engine.trading_day().unwrap().to_string(), "2024-03-09");
+
+        // Sunday 2024-03-10 springs forward: Monday begins at 04:00 UTC, not 05:00.
+        book.on_market(&quote("2024-03-10T15:00:00Z", "89"));
+        book.on_market(&quote("2024-03-11T03:59:59Z", "78"));
+        assert_eq!(pnl(&book), "-1000");
+        book.on_exec_event(&fill("2024-03-11T04:00:00Z", Side::Sell, 100, "78"));
+        assert_eq!(
+            pnl(&book),
+            "0",
+            "the fill at 00:00 EDT belongs to Monday, whose loss counts from zero"
+        );
+        assert_eq!(book.engine.trading_day().unwrap().to_string(), "2024-03-11");
+        assert_eq!(book.engine.position(AAPL), Qty::ZERO);
+    }
 }

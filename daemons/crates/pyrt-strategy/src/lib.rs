@@ -19,8 +19,8 @@ use inotify::{Inotify, WatchMask};
 use pyrt_features::{FEATURE_NAMES, FEATURES, FeatureSpec, QuoteFeatures};
 use pyrt_model::{Model, ModelError, Runtime};
 use pyrt_ring::{
-    BroadcastReader, ControlBlock, DaemonState, QueueConsumer, QueueProducer, Received, RingError,
-    WaitStrategy, names,
+    BroadcastReader, ControlBlock, DaemonState, DeadProducerBackoff, QueueConsumer, QueueProducer,
+    Received, RingError, WaitStrategy, names,
 };
 use pyrt_runtime::systemd;
 use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
@@ -161,7 +161,10 @@ struct Metrics {
     rejected: Counter,
     inference_errors: Counter,
     md_lost: Counter,
+    /// Milliseconds spent waiting for md after its producer died: rising while md is down.
+    md_dead_ms: Counter,
     fills: Counter,
+    external_fills: Counter,
     scored_only: Counter,
 }
 
@@ -338,7 +341,9 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             rejected: telemetry.counter("models", "rejected")?,
             inference_errors: telemetry.counter("inference", "failed")?,
             md_lost: telemetry.counter("md", "lost")?,
+            md_dead_ms: telemetry.counter("producer_dead_ms", "md")?,
             fills: telemetry.counter("fills", "received")?,
+            external_fills: telemetry.counter("fills", "external")?,
             scored_only: telemetry.counter("scores", "not_traded")?,
         },
     };
@@ -363,6 +368,7 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
     let mut fills: Option<QueueConsumer> = None;
     let fill_path = names::fill(&config.runtime_dir, "strategy");
     let md_path = config.runtime_dir.join(names::MD);
+    let mut md_backoff = DeadProducerBackoff::new();
     strategy
         .slot
         .write_status(&status_path, control.model_generation());
@@ -401,8 +407,12 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
         }
         if let Some(queue) = fills.as_mut() {
             while let Some(event) = queue.try_pop() {
-                if event.as_event::<pyrt_types::Fill>().is_some() {
-                    strategy.metrics.fills.add(1);
+                // Intent sequence 0: a fill of an order placed elsewhere (exec reports those so
+                // positions stay the broker's); not one of this strategy's.
+                match event.as_event::<pyrt_types::Fill>() {
+                    Some(fill) if fill.intent_seq == 0 => strategy.metrics.external_fills.add(1),
+                    Some(_) => strategy.metrics.fills.add(1),
+                    None => {}
                 }
             }
         }
@@ -414,18 +424,40 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             continue;
         };
         match reader.read(Duration::from_millis(5)) {
-            Ok(Some(Received::Event(event))) => {
-                if let Some(quote) = event.as_event::<Quote>() {
-                    strategy.on_quote(quote, control.model_generation())?;
-                } else if event.as_event::<Gap>().is_some() {
+            Ok(received) => {
+                if md_backoff.reset() {
+                    eprintln!("strategy: md has a producer again");
+                    // Quotes were missed while it was away.
                     strategy.reset()?;
                 }
+                match received {
+                    Some(Received::Event(event)) => {
+                        if let Some(quote) = event.as_event::<Quote>() {
+                            strategy.on_quote(quote, control.model_generation())?;
+                        } else if event.as_event::<Gap>().is_some() {
+                            strategy.reset()?;
+                        }
+                    }
+                    Some(Received::Lost(n)) => {
+                        strategy.metrics.md_lost.add(n);
+                        strategy.reset()?;
+                    }
+                    None => {}
+                }
             }
-            Ok(Some(Received::Lost(n))) => {
-                strategy.metrics.md_lost.add(n);
-                strategy.reset()?;
+            Err(RingError::ProducerDead { path }) => {
+                if !md_backoff.waiting() {
+                    eprintln!(
+                        "strategy: the producer of {} is gone, waiting for it",
+                        path.display()
+                    );
+                }
+                if reader.replaced() {
+                    md = None;
+                }
+                let due = config.heartbeat.saturating_sub(last_beat.elapsed());
+                strategy.metrics.md_dead_ms.add(md_backoff.wait(due));
             }
-            Ok(None) | Err(RingError::ProducerDead { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         if last_beat.elapsed() >= config.heartbeat {

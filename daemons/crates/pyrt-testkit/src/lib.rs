@@ -111,12 +111,18 @@ impl Simulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the simulator");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Owned before the wait, so a simulator that never comes up is killed with the failing
+        // test instead of replaying on, orphaned, and starving every test after it of CPU.
+        let simulator = Self { port, child };
+        let deadline = Instant::now() + Duration::from_mins(1);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "simulator did not start");
+            assert!(
+                Instant::now() < deadline,
+                "simulator did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(Self { port, child })
+        Some(simulator)
     }
 
     #[must_use]
@@ -130,34 +136,49 @@ impl Simulator {
     }
 
     /// A GET with the simulator's keys, decoded as JSON (a test-side check, not a client).
-    /// Injected 503s are retried.
+    /// Injected 503s and 429s are retried.
     #[must_use]
     pub fn get_json(&self, path: &str) -> serde_json::Value {
+        self.exchange("GET", path, "")
+    }
+
+    /// A POST of a JSON `body` with the simulator's keys, as a person or another program
+    /// trading on the same account would (a POST the venue refused is retried, never repeated
+    /// after it was taken).
+    #[must_use]
+    pub fn post_json(&self, path: &str, body: &str) -> serde_json::Value {
+        self.exchange("POST", path, body)
+    }
+
+    fn exchange(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
         for _ in 0..20 {
-            if let Some(value) = self.try_get_json(path) {
+            if let Some(value) = self.try_exchange(method, path, body) {
                 return value;
             }
         }
-        panic!("GET {path}: still refused (503 or 429) after 20 attempts");
+        panic!("{method} {path}: still refused (503 or 429) after 20 attempts");
     }
 
-    fn try_get_json(&self, path: &str) -> Option<serde_json::Value> {
+    fn try_exchange(&self, method: &str, path: &str, body: &str) -> Option<serde_json::Value> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAPCA-API-KEY-ID: {KEY_ID}\r\n\
-             APCA-API-SECRET-KEY: {SECRET_KEY}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAPCA-API-KEY-ID: {KEY_ID}\r\n\
+             APCA-API-SECRET-KEY: {SECRET_KEY}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
         .expect("send");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
         let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        // Injected faults: a 503, or a 429 that lifts within the second.
+        // Injected faults: a 503, or a 429 that lifts within the second; both refuse the
+        // request before the venue acts on it.
         if head.starts_with("HTTP/1.1 503") || head.starts_with("HTTP/1.1 429") {
             std::thread::sleep(std::time::Duration::from_millis(100));
             return None;
         }
-        assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+        assert!(head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}");
         let body = if head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
@@ -194,5 +215,43 @@ fn dechunk(mut body: &str) -> String {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// CPU time every thread of this process has used so far.
+#[must_use]
+pub fn process_cpu_time() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec to write into.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &raw mut t) };
+    assert_eq!(rc, 0);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap(),
+        u32::try_from(t.tv_nsec).unwrap(),
+    )
+}
+
+/// The CPU time this process used while `span` of wall time passed, and the wall time itself:
+/// what a daemon on a thread of the test costs while it waits. CPU time, unlike wall-clock
+/// latency, does not grow because other processes load the machine.
+#[must_use]
+pub fn cpu_used_over(span: Duration) -> (Duration, Duration) {
+    let (cpu, wall) = (process_cpu_time(), Instant::now());
+    std::thread::sleep(span);
+    (process_cpu_time().saturating_sub(cpu), wall.elapsed())
+}
+
+/// Polls `done` every few milliseconds until it yields a value; panics after 20 s naming `what`.
+pub fn eventually<T>(what: &str, mut done: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = done() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(2));
     }
 }

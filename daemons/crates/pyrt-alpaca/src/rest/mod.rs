@@ -32,17 +32,25 @@ use serde::de::DeserializeOwned;
 use crate::error::AlpacaError;
 use crate::transport::{Endpoint, Stream};
 
-/// Key id and secret. `Debug` never shows the secret.
+/// Key id and secret. `Debug` never shows the secret, nor more of the key id than tells two keys
+/// apart in a log.
 #[derive(Clone)]
 pub struct Credentials {
     pub key_id: String,
     pub secret_key: String,
 }
 
+/// The first four characters of a key id, and none of one that short: half of the pair that
+/// authenticates the account does not belong in logs.
+fn key_id_hint(key_id: &str) -> &str {
+    let end = key_id.char_indices().nth(4).map_or(0, |(end, _)| end);
+    &key_id[..end]
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("key_id", &self.key_id)
+            .field("key_id", &format_args!("{}…", key_id_hint(&self.key_id)))
             .field("secret_key", &"***")
             .finish()
     }
@@ -492,16 +500,43 @@ fn decode<T: DeserializeOwned>(body: &[u8], what: &'static str) -> Result<T, Alp
 mod tests {
     use super::*;
 
-    #[test]
-    fn secrets_never_print() {
-        let creds = Credentials {
-            key_id: "PKTEST".into(),
-            secret_key: "s3cr3t-value".into(),
+    /// Everything `Debug` shows of `credentials`, directly and inside the config and client.
+    fn shown(key_id: &str, secret_key: &str) -> String {
+        let credentials = Credentials {
+            key_id: key_id.into(),
+            secret_key: secret_key.into(),
         };
-        let config = RestConfig::new("http://127.0.0.1:1", creds);
-        let shown = format!("{config:?} {:?}", RestClient::new(&config).unwrap());
-        assert!(!shown.contains("s3cr3t-value"), "{shown}");
-        assert!(shown.contains("PKTEST"));
+        let config = RestConfig::new("http://127.0.0.1:1", credentials.clone());
+        let client = RestClient::new(&config).unwrap();
+        format!("{credentials:?} {config:?} {client:?}")
+    }
+
+    #[test]
+    fn debug_shows_four_characters_of_the_key_id_and_nothing_of_the_secret() {
+        let secret = "Zq9xW7vKj2mT8pLrYh4N";
+        let text = shown("PKX7Q2M9RT4LB8ZC1VNA", secret);
+        assert!(text.contains("key_id: PKX7…"), "{text}");
+        assert!(
+            !text.contains("PKX7Q"),
+            "more than 4 characters of the key id: {text}"
+        );
+        for piece in secret.as_bytes().windows(3) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!text.contains(piece), "{piece:?} of the secret in {text}");
+        }
+        let text = shown("PKQZ", secret);
+        assert!(
+            text.contains("key_id: …") && !text.contains("PKQ"),
+            "a short id shows nothing: {text}"
+        );
+        let multibyte = Credentials {
+            key_id: "ÄÖÜßéQ".into(),
+            secret_key: secret.into(),
+        };
+        assert!(
+            format!("{multibyte:?}").contains("key_id: ÄÖÜß…"),
+            "cut on a character boundary"
+        );
     }
 
     #[test]
