@@ -22,6 +22,31 @@ impl Sma {
     }
 }
 
+impl Sma {
+    /// The whole series at once, equal bit for bit to feeding [`Sma::update`] one value at a
+    /// time (the same additions and subtractions in the same order), but reading the trailing
+    /// value from the input instead of a ring: about twice as fast on long series.
+    pub fn batch(values: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
+        check_period("SMA period", period, 1)?;
+        if values.len() < period {
+            return Ok(vec![f64::NAN; values.len()]);
+        }
+        // Each output written once (no NaN fill to overwrite): the series is memory-bound.
+        let mut out = Vec::with_capacity(values.len());
+        out.resize(period - 1, f64::NAN);
+        #[allow(clippy::cast_precision_loss)]
+        let n = period as f64;
+        let mut sum = values[..period - 1].iter().fold(0.0, |s, &x| s + x);
+        out.extend(values[period - 1..].iter().zip(values).map(|(&x, &trailing)| {
+            sum += x;
+            let mean = sum / n;
+            sum -= trailing;
+            mean
+        }));
+        Ok(out)
+    }
+}
+
 impl Indicator for Sma {
     type Input = f64;
     type Output = f64;
@@ -204,6 +229,21 @@ mod tests {
         let skipped = run(Ema::with_skip(2, 2).unwrap(), x.iter().copied());
         assert_eq!(skipped[3], 3.5);
         assert!(Sma::new(0).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_batch_sma_is_the_incremental_one_bit_for_bit(
+            values in proptest::collection::vec(-1e6f64..1e6, 0..400),
+            period in 1usize..60,
+        ) {
+            let batch = Sma::batch(&values, period).unwrap();
+            let incremental = run(Sma::new(period).unwrap(), values.iter().copied());
+            proptest::prop_assert_eq!(batch.len(), incremental.len());
+            for (b, i) in batch.iter().zip(&incremental) {
+                proptest::prop_assert_eq!(b.to_bits(), i.to_bits());
+            }
+        }
     }
 
     #[test]

@@ -113,7 +113,18 @@ macro_rules! single_input {
     };
 }
 
-single_input!(sma, Sma, "Simple moving average (TA-Lib SMA).");
+/// Simple moving average (TA-Lib SMA).
+#[pyfunction]
+fn sma<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray1<'py, f64>,
+    period: usize,
+) -> PyResult<Array<'py>> {
+    let values = slice(&values);
+    let out = py.detach(|| Sma::batch(&values, period))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 single_input!(
     ema,
     Ema,
