@@ -37,12 +37,17 @@ impl Sma {
         #[allow(clippy::cast_precision_loss)]
         let n = period as f64;
         let mut sum = values[..period - 1].iter().fold(0.0, |s, &x| s + x);
-        out.extend(values[period - 1..].iter().zip(values).map(|(&x, &trailing)| {
-            sum += x;
-            let mean = sum / n;
-            sum -= trailing;
-            mean
-        }));
+        out.extend(
+            values[period - 1..]
+                .iter()
+                .zip(values)
+                .map(|(&x, &trailing)| {
+                    sum += x;
+                    let mean = sum / n;
+                    sum -= trailing;
+                    mean
+                }),
+        );
         Ok(out)
     }
 }
