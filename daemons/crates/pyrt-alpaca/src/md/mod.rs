@@ -7,13 +7,15 @@
 
 mod json;
 mod msgpack;
+mod scalar;
 
 pub use json::parse_json_frame;
 pub use msgpack::parse_msgpack_frame;
 
 use pyrt_types::events::{FLAG_LAST_IN_BATCH, FLAG_SNAPSHOT};
 use pyrt_types::{
-    Bar, BookAction, BookDelta, Price, Qty, Quote, RawEvent, Side, SymbolTable, Timestamp, Trade,
+    Bar, BookAction, BookDelta, Price, Qty, Quote, RawEvent, SCALE, Side, SymbolTable, Timestamp,
+    Trade,
 };
 
 /// A frame that cannot be read any further. Messages before the fault were already delivered.
@@ -49,28 +51,43 @@ pub enum Item<'a> {
     Malformed(&'static str),
 }
 
-/// A list value left unparsed until its message is complete (the order-book `b` and `a` lists).
+/// An order-book side (`b` or `a`) whose every level was read with an exact price and size when
+/// the message was scanned; its bytes are read again, in the frame's encoding, to emit the deltas.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum List<'a> {
-    Json(&'a [u8]),
-    Msgpack { body: &'a [u8], len: usize },
+pub(crate) struct Levels<'a> {
+    pub(crate) bytes: &'a [u8],
+    /// A `u32` keeps [`Value`] at 24 bytes; a side with more levels is refused when scanned.
+    pub(crate) count: u32,
 }
 
-/// A field value as found in the frame; numbers stay as text (JSON) or as the encoded scalar
-/// (MessagePack) until the field's meaning is known.
+/// A field value as found in the frame; numbers stay as the encoded scalar (MessagePack) or are
+/// converted while scanned (JSON) until the field's meaning is known.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Value<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
-    /// A JSON number's text, converted exactly.
+    /// A JSON number of the plain form, already in raw 10⁻⁹ units.
+    Fixed(i64),
+    /// A JSON number of any other form, converted exactly when its field is read.
     Number(&'a str),
-    Str(&'a str),
+    /// A string's raw bytes: escapes are not decoded (the fields we interpret never contain
+    /// them, and an escaped symbol simply matches no configured symbol), and UTF-8 is checked
+    /// only where a field is used as text.
+    Str(&'a [u8]),
     Time(Timestamp),
-    List(List<'a>),
+    /// An order-book side (the fields of [`Levels`], inline so the tag fits beside the count).
+    Levels {
+        bytes: &'a [u8],
+        count: u32,
+    },
+    /// Why a list under an order-book key is not an order-book side.
+    BadLevels(&'static str),
     Other,
 }
+
+const _: () = assert!(size_of::<Value<'_>>() == 24);
 
 /// Keys of the messages we consume. `c` is a bar's close or a trade's condition list depending on
 /// the message type, so values are interpreted only once the type is known.
@@ -105,32 +122,34 @@ pub(crate) enum Key {
 const KEYS: usize = Key::Msg as usize + 1;
 
 impl Key {
+    /// Byte patterns rather than string literals: the match compiles to comparisons of a byte or
+    /// two instead of calls to `memcmp`.
     #[inline]
     pub(crate) fn from_bytes(key: &[u8]) -> Option<Self> {
-        Some(match key {
-            b"T" => Self::Type,
-            b"S" => Self::Symbol,
-            b"t" => Self::Time,
-            b"x" => Self::Exchange,
-            b"p" => Self::Price,
-            b"s" => Self::Size,
-            b"i" => Self::Id,
-            b"bx" => Self::BidExchange,
-            b"bp" => Self::BidPrice,
-            b"bs" => Self::BidSize,
-            b"ax" => Self::AskExchange,
-            b"ap" => Self::AskPrice,
-            b"as" => Self::AskSize,
-            b"o" => Self::Open,
-            b"h" => Self::High,
-            b"l" => Self::Low,
-            b"c" => Self::Close,
-            b"v" => Self::Volume,
-            b"b" => Self::Bids,
-            b"a" => Self::Asks,
-            b"r" => Self::Reset,
-            b"code" => Self::Code,
-            b"msg" => Self::Msg,
+        Some(match *key {
+            [b'T'] => Self::Type,
+            [b'S'] => Self::Symbol,
+            [b't'] => Self::Time,
+            [b'x'] => Self::Exchange,
+            [b'p'] => Self::Price,
+            [b's'] => Self::Size,
+            [b'i'] => Self::Id,
+            [b'o'] => Self::Open,
+            [b'h'] => Self::High,
+            [b'l'] => Self::Low,
+            [b'c'] => Self::Close,
+            [b'v'] => Self::Volume,
+            [b'b'] => Self::Bids,
+            [b'a'] => Self::Asks,
+            [b'r'] => Self::Reset,
+            [b'b', b'x'] => Self::BidExchange,
+            [b'b', b'p'] => Self::BidPrice,
+            [b'b', b's'] => Self::BidSize,
+            [b'a', b'x'] => Self::AskExchange,
+            [b'a', b'p'] => Self::AskPrice,
+            [b'a', b's'] => Self::AskSize,
+            [b'm', b's', b'g'] => Self::Msg,
+            [b'c', b'o', b'd', b'e'] => Self::Code,
             _ => return None,
         })
     }
@@ -166,7 +185,7 @@ impl<'a> Fields<'a> {
         (self.present & (1 << key as u32) != 0).then(|| self.values[key as usize])
     }
 
-    fn str(&self, key: Key) -> Option<&'a str> {
+    fn bytes(&self, key: Key) -> Option<&'a [u8]> {
         match self.get(key)? {
             Value::Str(s) => Some(s),
             _ => None,
@@ -174,26 +193,58 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Reads the `(price, size)` pairs of an order-book list.
+/// Reads the levels of an order-book side as raw 10⁻⁹ `(price, size)` pairs.
 pub(crate) trait LevelReader<'a> {
-    fn next_level(&mut self) -> Result<Option<(Value<'a>, Value<'a>)>, &'static str>;
+    fn next_level(&mut self) -> Result<Option<(i64, i64)>, &'static str>;
 }
 
-fn to_raw_decimal(value: Value<'_>) -> Option<Result<i64, ()>> {
-    let raw = match value {
-        Value::Number(text) | Value::Str(text) => Price::parse(text).map(Price::raw),
-        Value::Int(units) => return Some(Price::from_units(units).map(Price::raw).ok_or(())),
-        Value::Float(f) => Price::from_f64_shortest(f).map(Price::raw),
-        _ => return None,
+/// A level's price and size from the values its reader found.
+#[inline]
+pub(crate) fn level(
+    price: Option<Value<'_>>,
+    size: Option<Value<'_>>,
+) -> Result<(i64, i64), &'static str> {
+    let (Some(price), Some(size)) = (price, size) else {
+        return Err("order-book level without p and s");
     };
-    Some(raw.map_err(|_| ()))
+    match (raw_decimal(price), raw_decimal(size)) {
+        (Some(price), Some(size)) => Ok((price, size)),
+        _ => Err("order-book level price or size missing or not exact"),
+    }
+}
+
+/// Raw 10⁻⁹ units of a price or size in any encoding, if it is one exactly.
+#[inline]
+pub(crate) fn raw_decimal(value: Value<'_>) -> Option<i64> {
+    match value {
+        Value::Fixed(raw) => Some(raw),
+        Value::Number(text) => Price::parse(text).ok().map(Price::raw),
+        Value::Str(bytes) => scalar::decimal(bytes).or_else(|| {
+            let text = std::str::from_utf8(bytes).ok()?;
+            Price::parse(text).ok().map(Price::raw)
+        }),
+        Value::Int(units) => Price::from_units(units).map(Price::raw),
+        Value::Float(f) => Price::from_f64_shortest(f).ok().map(Price::raw),
+        _ => None,
+    }
+}
+
+/// A whole number (trade ids, error codes) in either encoding; `None` for anything else.
+fn integer(value: Option<Value<'_>>) -> Option<i64> {
+    match value? {
+        Value::Int(n) => Some(n),
+        Value::Fixed(raw) if raw % SCALE == 0 => Some(raw / SCALE),
+        Value::Number(text) => text.parse().ok(),
+        _ => None,
+    }
 }
 
 fn price(fields: &Fields<'_>, key: Key, what: &'static str) -> Result<Price, &'static str> {
-    match fields.get(key).and_then(to_raw_decimal) {
-        Some(Ok(raw)) => Ok(Price::from_raw(raw)),
-        Some(Err(())) | None => Err(what),
-    }
+    fields
+        .get(key)
+        .and_then(raw_decimal)
+        .map(Price::from_raw)
+        .ok_or(what)
 }
 
 fn qty(fields: &Fields<'_>, key: Key, what: &'static str) -> Result<Qty, &'static str> {
@@ -201,64 +252,77 @@ fn qty(fields: &Fields<'_>, key: Key, what: &'static str) -> Result<Qty, &'stati
 }
 
 fn exchange(fields: &Fields<'_>, key: Key) -> u8 {
-    fields.str(key).and_then(|s| s.bytes().next()).unwrap_or(0)
+    fields
+        .bytes(key)
+        .and_then(|s| s.first().copied())
+        .unwrap_or(0)
 }
 
 fn time(fields: &Fields<'_>) -> Result<Timestamp, &'static str> {
+    const NOT_RFC3339: &str = "timestamp is not RFC 3339";
     match fields.get(Key::Time) {
         Some(Value::Time(ts)) => Ok(ts),
-        Some(Value::Str(text)) => {
-            Timestamp::parse_rfc3339(text).map_err(|_| "timestamp is not RFC 3339")
-        }
+        Some(Value::Str(bytes)) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| Timestamp::parse_rfc3339(text).ok())
+            .ok_or(NOT_RFC3339),
         _ => Err("message has no timestamp"),
     }
 }
 
-/// Turns one complete message into items. `levels` reads the order-book lists in the frame's
+/// Turns one complete message into items. `levels` reads the order-book sides in the frame's
 /// encoding.
 pub(crate) fn emit<'a, F, L>(
     fields: &Fields<'a>,
     symbols: &SymbolTable,
     recv: Timestamp,
-    levels: impl Fn(List<'a>) -> L,
+    levels: impl Fn(Levels<'a>) -> L,
     sink: &mut F,
 ) where
     F: FnMut(Item<'a>),
     L: LevelReader<'a>,
 {
-    let Some(kind) = fields.str(Key::Type) else {
+    let Some(kind) = fields.bytes(Key::Type) else {
         sink(Item::Malformed("message has no string T"));
         return;
     };
     match kind {
-        "t" | "q" | "b" | "u" | "d" | "o" => {}
-        "success" => {
-            return sink(Item::Control(Control::Success(
-                fields.str(Key::Msg).unwrap_or(""),
-            )));
+        b"t" | b"q" | b"b" | b"u" | b"d" | b"o" => {}
+        b"success" => {
+            let msg = fields.bytes(Key::Msg).unwrap_or_default();
+            return sink(match std::str::from_utf8(msg) {
+                Ok(msg) => Item::Control(Control::Success(msg)),
+                Err(_) => Item::Malformed("control message text is not UTF-8"),
+            });
         }
-        "error" => {
-            let code = match fields.get(Key::Code) {
-                Some(Value::Int(code)) => code,
-                Some(Value::Number(text)) => text.parse().unwrap_or(0),
-                _ => 0,
-            };
-            let msg = fields.str(Key::Msg).unwrap_or("");
-            return sink(Item::Control(Control::Error { code, msg }));
+        b"error" => {
+            let code = integer(fields.get(Key::Code)).unwrap_or(0);
+            let msg = fields.bytes(Key::Msg).unwrap_or_default();
+            return sink(match std::str::from_utf8(msg) {
+                Ok(msg) => Item::Control(Control::Error { code, msg }),
+                Err(_) => Item::Malformed("control message text is not UTF-8"),
+            });
         }
-        "subscription" => return sink(Item::Control(Control::Subscription)),
+        b"subscription" => return sink(Item::Control(Control::Subscription)),
         _ => return sink(Item::Ignored),
     }
-    let Some(name) = fields.str(Key::Symbol) else {
+    let Some(name) = fields.bytes(Key::Symbol) else {
         return sink(Item::Malformed("data message has no symbol S"));
+    };
+    let Ok(name) = std::str::from_utf8(name) else {
+        return sink(Item::Malformed("symbol S is not UTF-8"));
     };
     let Some(symbol) = symbols.get(name) else {
         return sink(Item::UnknownSymbol(name));
     };
     let result = time(fields).and_then(|ts| match kind {
-        "t" => trade(fields, symbol, recv, ts).map(|e| sink(Item::Event(RawEvent::from_event(&e)))),
-        "q" => quote(fields, symbol, recv, ts).map(|e| sink(Item::Event(RawEvent::from_event(&e)))),
-        "o" => book(fields, symbol, recv, ts, levels, sink),
+        b"t" => {
+            trade(fields, symbol, recv, ts).map(|e| sink(Item::Event(RawEvent::from_event(&e))))
+        }
+        b"q" => {
+            quote(fields, symbol, recv, ts).map(|e| sink(Item::Event(RawEvent::from_event(&e))))
+        }
+        b"o" => book(fields, symbol, recv, ts, levels, sink),
         _ => bar(fields, symbol, recv, ts).map(|e| sink(Item::Event(RawEvent::from_event(&e)))),
     });
     if let Err(reason) = result {
@@ -276,11 +340,9 @@ fn trade(
     event.ts_event = ts;
     event.price = price(fields, Key::Price, "trade price p missing or not exact")?;
     event.size = qty(fields, Key::Size, "trade size s missing or not exact")?;
-    event.trade_id = match fields.get(Key::Id) {
-        Some(Value::Int(id)) => u64::try_from(id).unwrap_or(0),
-        Some(Value::Number(text)) => text.parse().unwrap_or(0),
-        _ => 0,
-    };
+    event.trade_id = integer(fields.get(Key::Id))
+        .and_then(|id| u64::try_from(id).ok())
+        .unwrap_or(0);
     event.exchange = exchange(fields, Key::Exchange);
     Ok(event)
 }
@@ -320,62 +382,55 @@ fn bar(
 
 /// An order-book message: `r` (reset) clears the side lists first; each level is one delta with
 /// its absolute size (zero deletes); the last delta carries `FLAG_LAST_IN_BATCH` so consumers act
-/// only on a complete update.
+/// only on a complete update. Both sides were validated level by level when the message was
+/// scanned, so a bad level refuses the whole message and never leaves a half-applied batch.
 fn book<'a, F, L>(
     fields: &Fields<'a>,
     symbol: pyrt_types::SymbolId,
     recv: Timestamp,
     ts: Timestamp,
-    levels: impl Fn(List<'a>) -> L,
+    levels: impl Fn(Levels<'a>) -> L,
     sink: &mut F,
 ) -> Result<(), &'static str>
 where
     F: FnMut(Item<'a>),
     L: LevelReader<'a>,
 {
-    // Validate every level before emitting any, so a bad level never leaves a half-applied batch.
-    for key in [Key::Bids, Key::Asks] {
-        if let Some(Value::List(list)) = fields.get(key) {
-            let mut reader = levels(list);
-            while let Some((p, s)) = reader.next_level()? {
-                if !matches!(
-                    (to_raw_decimal(p), to_raw_decimal(s)),
-                    (Some(Ok(_)), Some(Ok(_)))
-                ) {
-                    return Err("order-book level price or size missing or not exact");
-                }
-            }
-        }
-    }
-    let reset = matches!(fields.get(Key::Reset), Some(Value::Bool(true)));
-    let flags = if reset { FLAG_SNAPSHOT } else { 0 };
-    let mut pending: Option<BookDelta> = None;
-    let mut push = |delta: BookDelta, sink: &mut F| {
-        if let Some(previous) = pending.replace(delta) {
-            sink(Item::Event(RawEvent::from_event(&previous)));
-        }
+    let side = |key| match fields.get(key) {
+        Some(Value::Levels { bytes, count }) => Ok(Some(Levels { bytes, count })),
+        Some(Value::BadLevels(reason)) => Err(reason),
+        _ => Ok(None),
     };
-    let template = {
-        let mut delta = BookDelta::with_header(recv, symbol);
-        delta.ts_event = ts;
-        delta.header.flags = flags;
-        delta
+    let sides = [
+        (Side::Buy, side(Key::Bids)?),
+        (Side::Sell, side(Key::Asks)?),
+    ];
+    let reset = matches!(fields.get(Key::Reset), Some(Value::Bool(true)));
+    let total = usize::from(reset)
+        + sides
+            .iter()
+            .filter_map(|(_, list)| list.map(|l| l.count as usize))
+            .sum::<usize>();
+    let mut template = BookDelta::with_header(recv, symbol);
+    template.ts_event = ts;
+    template.header.flags = if reset { FLAG_SNAPSHOT } else { 0 };
+    let mut emitted = 0;
+    let mut push = |mut delta: BookDelta| {
+        emitted += 1;
+        if emitted == total {
+            delta.header.flags |= FLAG_LAST_IN_BATCH;
+        }
+        sink(Item::Event(RawEvent::from_event(&delta)));
     };
     if reset {
         let mut clear = template;
         clear.action = BookAction::Clear as u8;
-        push(clear, sink);
+        push(clear);
     }
-    for (key, side) in [(Key::Bids, Side::Buy), (Key::Asks, Side::Sell)] {
-        let Some(Value::List(list)) = fields.get(key) else {
-            continue;
-        };
+    for (side, list) in sides {
+        let Some(list) = list else { continue };
         let mut reader = levels(list);
-        while let Some((p, s)) = reader.next_level()? {
-            let (Some(Ok(price_raw)), Some(Ok(size_raw))) = (to_raw_decimal(p), to_raw_decimal(s))
-            else {
-                continue; // cannot happen: the same bytes passed validation above
-            };
+        while let Some((price_raw, size_raw)) = reader.next_level()? {
             let mut delta = template;
             delta.side = side.code();
             delta.price = Price::from_raw(price_raw);
@@ -385,12 +440,20 @@ where
             } else {
                 BookAction::Update
             } as u8;
-            push(delta, sink);
+            push(delta);
         }
     }
-    if let Some(mut last) = pending {
-        last.header.flags |= FLAG_LAST_IN_BATCH;
-        sink(Item::Event(RawEvent::from_event(&last)));
-    }
     Ok(())
+}
+
+/// Reads every level of a side as the scanner finds it: the count if all have an exact price and
+/// size, otherwise the reason the side (and so its message) is refused.
+pub(crate) fn validate_levels<'a>(reader: &mut impl LevelReader<'a>) -> Result<u32, &'static str> {
+    let mut count = 0u32;
+    while reader.next_level()?.is_some() {
+        count = count
+            .checked_add(1)
+            .ok_or("order-book side has too many levels")?;
+    }
+    Ok(count)
 }

@@ -1,21 +1,26 @@
-//! `make bench-md`: market-data parse + normalise and order-book updates on the real recorded
-//! depth in `../shared/data/hftbacktest`, py_rt side by side with peers in one run.
+//! `make bench-md`: market-data parse + normalise and order-book updates on real data from
+//! `../shared/data`, py_rt side by side with peers in one run.
 //!
 //! Books: py_rt's `L2Book` against hftbacktest's `HashMapMarketDepth` and `ROIVectorMarketDepth`
-//! and `NautilusTrader`'s `OrderBook` (L2 MBP). Every system gets the same sequenced updates,
-//! pre-converted to its own price and size types outside the timed region, applies each update and
-//! reads the best bid and ask after it. Mean per update is timed over the whole stream; the per-update
-//! distribution is timed one update at a time with the TSC (`quanta`), so it includes the timer's
-//! own cost, which is measured and printed beside it.
+//! and `NautilusTrader`'s `OrderBook` (L2 MBP), on the recorded depth in `hftbacktest/`. Every
+//! system gets the same sequenced updates, pre-converted to its own price and size types outside the
+//! timed region, applies each update and reads the best bid and ask after it. Mean per update is
+//! timed over the whole stream; the per-update distribution is timed one update at a time with the
+//! TSC (`quanta`), so it includes the timer's own cost, which is measured and printed beside it.
 //!
-//! Parse: the same recording re-encoded as Alpaca crypto stream messages (`t`, `q`, `o`), one per
-//! frame as the live stream sends them, parsed by py_rt's scanner against `serde_json` into typed
-//! structs (what Rust Alpaca clients do), both ending in fixed-point values.
+//! Parse ([`parse`]): the same recordings re-encoded as Alpaca crypto stream messages (`t`, `q`,
+//! `o`), one per frame as the live stream sends them, and Alpaca stock frames ([`stock`]) in JSON
+//! and MessagePack.
+
+mod parse;
+mod stock;
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
+
+use parse::{Case, Encoding, thousands};
 
 use hdrhistogram::Histogram;
 use hftbacktest::depth::{HashMapMarketDepth, L2MarketDepth, MarketDepth, ROIVectorMarketDepth};
@@ -24,11 +29,9 @@ use nautilus_model::enums::{BookType, OrderSide};
 use nautilus_model::identifiers::InstrumentId;
 use nautilus_model::orderbook::OrderBook;
 use nautilus_model::types::{Price as NPrice, Quantity as NQty};
-use pyrt_alpaca::md::{Item, parse_json_frame};
 use pyrt_book::recording::{self, Record};
 use pyrt_book::{Continuity, Decision, DepthSync, L2Book};
 use pyrt_types::{Price, Qty, Side, SymbolTable, Timestamp};
-use serde::Deserialize;
 
 #[derive(Clone, Copy)]
 struct Update {
@@ -43,7 +46,8 @@ struct Stream {
     lot: f64,
     snapshot: Vec<Update>,
     updates: Vec<Update>,
-    frames: Vec<String>,
+    /// The recording as Alpaca crypto stream frames.
+    frames: Case,
 }
 
 fn levels_to_updates(out: &mut Vec<Update>, bids: &[(Price, Qty)], asks: &[(Price, Qty)]) {
@@ -69,6 +73,76 @@ fn alpaca_levels(levels: &[(Price, Qty)]) -> String {
     out
 }
 
+/// The recording as Alpaca crypto stream frames, one message each.
+fn crypto_frames(name: &str, records: &[Record]) -> Case {
+    let symbol = "BTC/USD";
+    let ts = |ns: i64| Timestamp::from_unix_nanos(ns).to_string();
+    let (mut trades, mut quotes, mut books, mut levels) = (0, 0, 0, 0);
+    let mut frames = Vec::new();
+    for record in records {
+        let frame = match record {
+            Record::Trade {
+                recv_ns,
+                trade_id,
+                price,
+                qty,
+                buyer_is_maker,
+            } => {
+                trades += 1;
+                let taker = if *buyer_is_maker { "S" } else { "B" };
+                format!(
+                    r#"[{{"T":"t","S":"{symbol}","p":{price},"s":{qty},"t":"{}","i":{trade_id},"tks":"{taker}"}}]"#,
+                    ts(*recv_ns)
+                )
+            }
+            Record::Ticker {
+                recv_ns,
+                bid,
+                bid_qty,
+                ask,
+                ask_qty,
+                ..
+            } => {
+                quotes += 1;
+                format!(
+                    r#"[{{"T":"q","S":"{symbol}","bp":{bid},"bs":{bid_qty},"ap":{ask},"as":{ask_qty},"t":"{}"}}]"#,
+                    ts(*recv_ns)
+                )
+            }
+            Record::Depth {
+                recv_ns,
+                bids,
+                asks,
+                ..
+            } => {
+                books += 1;
+                levels += bids.len() + asks.len();
+                format!(
+                    r#"[{{"T":"o","S":"{symbol}","t":"{}","b":{},"a":{}}}]"#,
+                    ts(*recv_ns),
+                    alpaca_levels(bids),
+                    alpaca_levels(asks)
+                )
+            }
+            Record::Snapshot { .. } => continue,
+        };
+        frames.push(frame.into_bytes());
+    }
+    Case {
+        name: format!("crypto {name} JSON"),
+        encoding: Encoding::Json,
+        frames,
+        messages: trades + quotes + books,
+        contents: format!(
+            "{} t + {} q + {} o ({} levels)",
+            thousands(trades),
+            thousands(quotes),
+            thousands(books),
+            thousands(levels)
+        ),
+    }
+}
+
 /// Sequenced level updates after the snapshot, and the recording as Alpaca stream frames.
 fn load(file: &str, name: &'static str, continuity: Continuity, tick: f64, lot: f64) -> Stream {
     let path = recording::shared_data_dir().join("hftbacktest").join(file);
@@ -81,38 +155,10 @@ fn load(file: &str, name: &'static str, continuity: Continuity, tick: f64, lot: 
         lot,
         snapshot: Vec::new(),
         updates: Vec::new(),
-        frames: Vec::new(),
+        frames: crypto_frames(name, &records),
     };
-    let symbol = "BTC/USD";
     for record in &records {
-        let ts = |ns: i64| Timestamp::from_unix_nanos(ns).to_string();
         match record {
-            Record::Trade {
-                recv_ns,
-                trade_id,
-                price,
-                qty,
-                buyer_is_maker,
-            } => {
-                let taker = if *buyer_is_maker { "S" } else { "B" };
-                stream.frames.push(format!(
-                    r#"[{{"T":"t","S":"{symbol}","p":{price},"s":{qty},"t":"{}","i":{trade_id},"tks":"{taker}"}}]"#,
-                    ts(*recv_ns)
-                ));
-            }
-            Record::Ticker {
-                recv_ns,
-                bid,
-                bid_qty,
-                ask,
-                ask_qty,
-                ..
-            } => {
-                stream.frames.push(format!(
-                    r#"[{{"T":"q","S":"{symbol}","bp":{bid},"bs":{bid_qty},"ap":{ask},"as":{ask_qty},"t":"{}"}}]"#,
-                    ts(*recv_ns)
-                ));
-            }
             Record::Snapshot {
                 last_update_id,
                 bids,
@@ -128,26 +174,19 @@ fn load(file: &str, name: &'static str, continuity: Continuity, tick: f64, lot: 
                 }
             }
             Record::Depth {
-                recv_ns,
                 first,
                 last,
                 prev_final,
                 bids,
                 asks,
-            } => {
-                stream.frames.push(format!(
-                    r#"[{{"T":"o","S":"{symbol}","t":"{}","b":{},"a":{}}}]"#,
-                    ts(*recv_ns),
-                    alpaca_levels(bids),
-                    alpaca_levels(asks)
-                ));
-                match sync.on_diff(*first, *last, *prev_final) {
-                    Decision::Buffer => pending.push((*first, *last, *prev_final, bids, asks)),
-                    Decision::Apply => levels_to_updates(&mut stream.updates, bids, asks),
-                    Decision::Stale => {}
-                    Decision::Gap { expected, got } => panic!("{file}: gap {expected} {got}"),
-                }
-            }
+                ..
+            } => match sync.on_diff(*first, *last, *prev_final) {
+                Decision::Buffer => pending.push((*first, *last, *prev_final, bids, asks)),
+                Decision::Apply => levels_to_updates(&mut stream.updates, bids, asks),
+                Decision::Stale => {}
+                Decision::Gap { expected, got } => panic!("{file}: gap {expected} {got}"),
+            },
+            Record::Trade { .. } | Record::Ticker { .. } => {}
         }
     }
     stream
@@ -321,111 +360,6 @@ fn timer_overhead_ns(clock: &quanta::Clock) -> f64 {
     p50
 }
 
-/// The serde baseline: owned strings and floats, then the same conversion to fixed point.
-#[derive(Deserialize)]
-struct Level {
-    p: f64,
-    s: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "T")]
-enum Message {
-    #[serde(rename = "t")]
-    Trade {
-        #[serde(rename = "S")]
-        symbol: String,
-        p: f64,
-        s: f64,
-        t: String,
-    },
-    #[serde(rename = "q")]
-    Quote {
-        #[serde(rename = "S")]
-        symbol: String,
-        bp: f64,
-        bs: f64,
-        ap: f64,
-        #[serde(rename = "as")]
-        ask_size: f64,
-        t: String,
-    },
-    #[serde(rename = "o")]
-    Book {
-        #[serde(rename = "S")]
-        symbol: String,
-        t: String,
-        b: Vec<Level>,
-        a: Vec<Level>,
-    },
-}
-
-fn fixed(value: f64) -> i64 {
-    Price::from_f64_shortest(value).map_or(0, Price::raw)
-}
-
-fn serde_parse(frame: &str, symbols: &SymbolTable) -> usize {
-    let messages: Vec<Message> = serde_json::from_str(frame).unwrap();
-    let mut n = 0;
-    for message in messages {
-        let (symbol, t) = match &message {
-            Message::Trade { symbol, t, .. }
-            | Message::Quote { symbol, t, .. }
-            | Message::Book { symbol, t, .. } => (symbol, t),
-        };
-        black_box((symbols.get(symbol), Timestamp::parse_rfc3339(t).ok()));
-        match message {
-            Message::Trade { p, s, .. } => n += usize::from(black_box(fixed(p) + fixed(s)) != 1),
-            Message::Quote {
-                bp,
-                bs,
-                ap,
-                ask_size,
-                ..
-            } => {
-                n += usize::from(
-                    black_box(fixed(bp) + fixed(bs) + fixed(ap) + fixed(ask_size)) != 1,
-                );
-            }
-            Message::Book { b, a, .. } => {
-                for level in b.iter().chain(&a) {
-                    black_box(fixed(level.p) + fixed(level.s));
-                }
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
-fn pyrt_parse(frame: &str, symbols: &SymbolTable) -> usize {
-    let mut n = 0;
-    parse_json_frame(frame.as_bytes(), symbols, Timestamp::EPOCH, |item| {
-        if let Item::Event(e) = item {
-            black_box(e);
-        }
-    })
-    .map_or(0, |count| {
-        n += count;
-        n
-    })
-}
-
-fn best_rate(frames: &[String], parse: impl Fn(&str) -> usize) -> f64 {
-    let mut best = 0.0f64;
-    for _ in 0..REPEATS {
-        let start = Instant::now();
-        let mut messages = 0usize;
-        for frame in frames {
-            messages += parse(frame);
-        }
-        #[allow(clippy::cast_precision_loss)]
-        let rate = messages as f64 / start.elapsed().as_secs_f64();
-        best = best.max(rate);
-    }
-    best
-}
-
 struct Row {
     system: String,
     case: String,
@@ -517,35 +451,48 @@ fn bench_books(streams: &[Stream], clock: &quanta::Clock, overhead: f64, rows: &
     }
 }
 
-fn bench_parse(streams: &[Stream], symbols: &SymbolTable, rows: &mut Vec<Row>) {
-    println!(
-        "\n{:<14} {:<22} {:>14} {:>9}",
-        "stream", "system", "messages/s", "vs py_rt"
-    );
-    for stream in streams {
-        let ours = best_rate(&stream.frames, |f| pyrt_parse(f, symbols));
-        let serde = best_rate(&stream.frames, |f| serde_parse(f, symbols));
-        for (system, rate) in [("py_rt", ours), ("serde_json-typed", serde)] {
-            println!(
-                "{:<14} {:<22} {:>14.3e} {:>8.2}x",
-                stream.name,
-                system,
-                rate,
-                rate / ours
-            );
-            let case = format!(
-                "parse+normalise Alpaca JSON, {} ({} frames)",
-                stream.name,
-                stream.frames.len()
-            );
-            rows.push(Row {
-                system: system.to_owned(),
-                case,
-                metric: "messages_per_s",
-                value: rate,
+/// The stock cases: every message kind in both encodings, as Alpaca and as the simulator send them.
+fn stock_cases() -> Vec<Case> {
+    let data = stock::load(&recording::shared_data_dir());
+    let ticks = stock::ticks(&data);
+    let mut cases = Vec::new();
+    for (encoding, label) in [(Encoding::Json, "JSON"), (Encoding::Msgpack, "msgpack")] {
+        for (kind, frames, contents) in [
+            (
+                "trades",
+                stock::alpaca_trades(&data, &ticks, encoding),
+                format!("{} t", thousands(ticks.len())),
+            ),
+            (
+                "quotes",
+                stock::alpaca_quotes(&data, &ticks, encoding),
+                format!("{} q", thousands(ticks.len())),
+            ),
+            (
+                "bars",
+                stock::alpaca_bars(&data, encoding),
+                format!("{} b", thousands(data.bars.len())),
+            ),
+            (
+                "q+t (simulator)",
+                stock::simulator_quote_trade(&ticks, encoding),
+                format!(
+                    "{} q + {} t",
+                    thousands(ticks.len()),
+                    thousands(ticks.len())
+                ),
+            ),
+        ] {
+            cases.push(Case {
+                name: format!("stock {kind} {label}"),
+                encoding,
+                frames: frames.frames,
+                messages: frames.messages,
+                contents,
             });
         }
     }
+    cases
 }
 
 fn main() {
@@ -554,7 +501,7 @@ fn main() {
         .map_or_else(|| PathBuf::from("bench-results/md.json"), PathBuf::from);
     let clock = quanta::Clock::new();
     let overhead = timer_overhead_ns(&clock);
-    let symbols = SymbolTable::from_names(["BTC/USD"]).unwrap();
+    let symbols = SymbolTable::from_names(["AAPL", "GOOGL", "MSFT", "BTC/USD"]).unwrap();
     let mut rows: Vec<Row> = Vec::new();
     let streams = [
         load(
@@ -573,7 +520,9 @@ fn main() {
         ),
     ];
     bench_books(&streams, &clock, overhead, &mut rows);
-    bench_parse(&streams, &symbols, &mut rows);
+    let mut cases = stock_cases();
+    cases.extend(streams.into_iter().map(|s| s.frames));
+    parse::bench(&cases, &symbols, &mut rows);
     write_json(&out, &rows);
     println!("\nwrote {}", out.display());
 }
