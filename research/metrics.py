@@ -193,7 +193,10 @@ def _max_drawdown_duration(values: FloatArray, index: pd.DatetimeIndex) -> pd.Ti
 
 def _var_cvar(returns: FloatArray) -> tuple[float, float]:
     cutoff = float(np.quantile(returns, 1.0 - VAR_LEVEL))
-    return -cutoff, -float(np.mean(returns[returns <= cutoff]))
+    # The tail is the worst 5 % by count, not the returns at or below the cutoff: a threshold
+    # makes CVaR jump when rounding moves a return tied with the cutoff across it.
+    tail = max(1, math.ceil(len(returns) * (1.0 - VAR_LEVEL) - 1e-9))
+    return -cutoff, -float(np.mean(np.partition(returns, tail - 1)[:tail]))
 
 
 def _validate_trades(trades: pd.DataFrame) -> None:
@@ -340,7 +343,8 @@ def compute_metrics(
       (0 when the curve never dips).
     * ``calmar = annual_return / |max_drawdown|``; NaN without a drawdown.
     * ``var_95 = -q`` with ``q`` the 5 % quantile of ``r`` (numpy's linear interpolation) and
-      ``cvar_95 = -mean(r[r <= q])``: one-bar historical losses, positive meaning a loss.
+      ``cvar_95 = -mean`` of the worst ``ceil(5 % of n)`` returns (never below ``var_95``):
+      one-bar historical losses, positive meaning a loss.
     * ``exposure_time``: fraction of bars with non-zero exposure; NaN without ``exposure``.
     * Over trades: ``n_trades``; ``win_rate``: fraction with ``pnl > 0``; ``profit_factor``:
       sum of positive pnl / |sum of negative pnl| (inf with profits and no losses);
