@@ -543,20 +543,9 @@ impl Backtest {
                     );
                     self.sync_position(symbol);
                     self.summary.fills += 1;
-                    let status = if leaves.is_zero() {
-                        OrderStatus::Filled
-                    } else {
-                        OrderStatus::PartiallyFilled
-                    };
                     if let Some(risk) = &mut self.risk {
-                        let mut fill = Fill::with_header(at, symbol);
-                        fill.ts_event = at;
-                        fill.intent_seq = id;
-                        fill.price = price;
-                        fill.qty = qty;
-                        fill.leaves_qty = leaves;
-                        fill.side = side.code();
-                        fill.status = status.code();
+                        let fill = Fill::with_header(at, symbol)
+                            .execution(at, id, side, price, qty, leaves);
                         risk.on_fill(&fill);
                     }
                     let record = FillRecord {

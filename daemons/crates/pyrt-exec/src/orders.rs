@@ -325,14 +325,8 @@ impl Orders {
         ts_event: Timestamp,
         now: Timestamp,
     ) -> Fill {
-        let mut fill = Fill::with_header(now, symbol);
-        fill.ts_event = ts_event;
-        fill.intent_seq = EXTERNAL;
-        fill.price = price;
-        fill.qty = qty;
-        fill.leaves_qty = leaves_qty;
-        fill.side = side.code();
-        fill.status = status_after(leaves_qty).code();
+        let fill = Fill::with_header(now, symbol)
+            .execution(ts_event, EXTERNAL, side, price, qty, leaves_qty);
         self.add_external(&fill);
         self.last_price.insert(symbol.0, price);
         fill
@@ -461,15 +455,6 @@ impl Orders {
     }
 }
 
-/// An order's status after an execution that left `leaves_qty` to fill.
-fn status_after(leaves_qty: Qty) -> OrderStatus {
-    if leaves_qty.is_zero() {
-        OrderStatus::Filled
-    } else {
-        OrderStatus::PartiallyFilled
-    }
-}
-
 /// Books an execution against `state` and builds the fill event downstream sees.
 fn book_fill(
     state: &mut OrderState,
@@ -481,16 +466,17 @@ fn book_fill(
 ) -> Fill {
     state.filled = state.filled.saturating_add(qty);
     state.broker_filled = state.broker_filled.max(state.filled);
-    let status = status_after(leaves_qty);
-    state.status = Some(status);
-    let mut fill = Fill::with_header(now, state.intent.header.symbol);
-    fill.ts_event = ts_event;
-    fill.intent_seq = state.intent.intent_seq;
-    fill.price = price;
-    fill.qty = qty;
-    fill.leaves_qty = leaves_qty;
+    let mut fill = Fill::with_header(now, state.intent.header.symbol).execution(
+        ts_event,
+        state.intent.intent_seq,
+        Side::Buy,
+        price,
+        qty,
+        leaves_qty,
+    );
+    // The intent's side code as intake accepted it, carried over unchanged.
     fill.side = state.intent.side;
-    fill.status = status.code();
+    state.status = fill.status().ok();
     fill
 }
 

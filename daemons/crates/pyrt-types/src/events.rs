@@ -325,6 +325,34 @@ impl OrderIntent {
 }
 
 impl Fill {
+    /// This fill as one execution of `qty` at `price` for intent `intent_seq`, leaving
+    /// `leaves_qty` to fill: its status is `filled` when nothing is left, else
+    /// `partially_filled`.
+    #[must_use]
+    pub fn execution(
+        mut self,
+        ts_event: Timestamp,
+        intent_seq: u64,
+        side: Side,
+        price: Price,
+        qty: Qty,
+        leaves_qty: Qty,
+    ) -> Self {
+        self.ts_event = ts_event;
+        self.intent_seq = intent_seq;
+        self.side = side.code();
+        self.price = price;
+        self.qty = qty;
+        self.leaves_qty = leaves_qty;
+        self.status = if leaves_qty.is_zero() {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        }
+        .code();
+        self
+    }
+
     pub fn side(&self) -> Result<Side, WireEnumError> {
         Side::from_code(self.side)
     }
