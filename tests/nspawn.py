@@ -69,19 +69,33 @@ class Container:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.leader = self._leader()
-        self.wait_running()
+        self.leader = 0
+        try:
+            self.wait_running()
+        except BaseException:
+            self.process.kill()
+            self.process.wait(10)
+            self.log.close()
+            raise
 
     def _leader(self) -> int:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            children = subprocess.run(
-                ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
-            ).stdout.split()
-            if children:
-                return int(children[0])
-            time.sleep(0.1)
-        raise RuntimeError("the container did not start")
+        """The container's PID 1 as the host sees it. nspawn's first child is a short-lived
+        intermediate that forks the real init and exits, so a child only counts once it is PID 1
+        of its own PID namespace (the last NSpid field)."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for child in children:
+            try:
+                status = Path(f"/proc/{child}/status").read_text()
+            except OSError:
+                continue
+            nspid = next(
+                (line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), []
+            )
+            if len(nspid) > 1 and nspid[-1] == "1":
+                return int(child)
+        return 0
 
     def run(
         self, *command: str, check: bool = True, timeout: float = 120
@@ -95,13 +109,30 @@ class Container:
         )
 
     def wait_running(self) -> None:
-        deadline = time.monotonic() + 60
+        # A cold first boot of a fresh rootfs on a loaded 2-core machine can take far longer than
+        # the 1 s ops-facts measured; the deadline is generous and the failure says where it stuck.
+        deadline = time.monotonic() + 180
+        seen = "no container init yet"
         while time.monotonic() < deadline:
-            state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
-            if state in {"running", "degraded"}:
-                return
+            if self.process.poll() is not None:
+                break
+            self.leader = self._leader()
+            if self.leader:
+                probe = self.run("systemctl", "is-system-running", check=False)
+                state = probe.stdout.strip()
+                if state in {"running", "degraded"}:
+                    return
+                seen = f"is-system-running: {state or probe.stderr.strip()}"
             time.sleep(0.2)
-        raise RuntimeError("systemd in the container did not finish booting")
+        self.log.flush()
+        tail = "".join(Path(self.log.name).read_text(errors="replace").splitlines(True)[-30:])
+        jobs = self.run("systemctl", "list-jobs", check=False).stdout if self.leader else ""
+        code = self.process.poll()
+        nspawn = "running" if code is None else f"exited {code}"
+        raise RuntimeError(
+            f"systemd in the container did not finish booting ({seen}; nspawn {nspawn})"
+            f"\npending jobs:\n{jobs}\nconsole:\n{tail}"
+        )
 
     def show(self, unit: str, prop: str) -> str:
         return self.run("systemctl", "show", "-p", prop, "--value", unit).stdout.strip()
