@@ -558,8 +558,10 @@ pub async fn run(config: ExecConfig, shutdown: impl Future<Output = ()>) -> Resu
     control.set_state(CONTROL_SLOT, DaemonState::Starting)?;
 
     let batch = usize::try_from(INTAKE_BATCH).unwrap_or(64);
-    let (intent_journal, intents) = open_journal(&config.state_dir, "exec.intents.journal", batch)?;
-    let (event_journal, events) = open_journal(&config.state_dir, "exec.events.journal", batch)?;
+    let (intent_journal, intents) =
+        open_journal(&config.state_dir, pyrt_journal::EXEC_INTENTS, batch)?;
+    let (event_journal, events) =
+        open_journal(&config.state_dir, pyrt_journal::EXEC_EVENTS, batch)?;
     let orders = Orders::replay(&config.client_order_prefix, &intents, &events);
     let outbox = Outbox::open(&config, &events)?;
 

@@ -22,6 +22,11 @@ const MAGIC: [u8; 8] = *b"PYRTJRN1";
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 64;
 
+/// exec's journals in its state directory: the intents it took off the order ring, and every ack
+/// and fill it published (record *k* of the events journal is event *k* of every fill queue).
+pub const EXEC_INTENTS: &str = "exec.intents.journal";
+pub const EXEC_EVENTS: &str = "exec.events.journal";
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal {path}: {source}")]
@@ -237,6 +242,30 @@ impl Journal {
         self.pending.clear();
         Ok(())
     }
+}
+
+/// Every committed record of the journal at `path`, read without changing the file: for a
+/// process other than the writer (risk rebuilding its book from exec's events), so a torn or
+/// still-being-written tail is left where it is and simply not returned. A journal that does not
+/// exist yet, or whose writer has not written its header yet, holds nothing.
+pub fn read_committed(path: &Path) -> Result<Vec<RawEvent>, JournalError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) if bytes.is_empty() => return Ok(Vec::new()),
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(JournalError::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    check_header(path, &bytes)?;
+    Ok(scan(path, &bytes)?
+        .0
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect())
 }
 
 /// One linked write + fdatasync; returns the bytes written.

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use pyrt_journal::{Backend, Journal, JournalError};
+use pyrt_journal::{Backend, Journal, JournalError, read_committed};
 use pyrt_types::{OrderIntent, Qty, RawEvent, SymbolId, Timestamp};
 
 fn temp_path(name: &str) -> PathBuf {
@@ -80,6 +80,51 @@ fn a_torn_tail_is_cut_and_writing_resumes() {
     let (_, replay) = Journal::open(&path, 8).unwrap();
     assert_eq!(replay.records.len(), 6);
     assert_eq!(replay.truncated_bytes, 0);
+}
+
+#[test]
+fn another_process_reads_what_is_committed_and_leaves_the_file_alone() {
+    let path = temp_path("reader");
+    assert!(read_committed(&path).unwrap().is_empty(), "no journal yet");
+    std::fs::write(&path, b"").unwrap();
+    assert!(
+        read_committed(&path).unwrap().is_empty(),
+        "created, header not written yet"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let (mut journal, _) = Journal::open(&path, 8).unwrap();
+    for n in 1..=3 {
+        journal.append(&intent(n));
+    }
+    journal.commit().unwrap();
+    journal.append(&intent(4));
+    assert_eq!(
+        read_committed(&path).unwrap(),
+        vec![intent(1), intent(2), intent(3)],
+        "an append not yet committed is not there"
+    );
+    // The writer is half-way through its next write: the reader skips the partial record and,
+    // unlike the writer's own open, does not cut it off.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let len = file.metadata().unwrap().len();
+    file.write_all_at(&[0xAB; 40], len).unwrap();
+    assert_eq!(read_committed(&path).unwrap().len(), 3);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len + 40);
+    // Damage before valid records is refused here too.
+    file.write_all_at(&[0xFF; 4], 64 + 20).unwrap();
+    assert!(matches!(
+        read_committed(&path).unwrap_err(),
+        JournalError::Corrupt { offset: 64, .. }
+    ));
+    std::fs::write(
+        &path,
+        b"not a journal, longer than sixty-four bytes ......................",
+    )
+    .unwrap();
+    assert!(matches!(
+        read_committed(&path).unwrap_err(),
+        JournalError::BadHeader { .. }
+    ));
 }
 
 #[test]

@@ -277,6 +277,15 @@ impl RiskEngine {
         }
     }
 
+    /// Books again an order this engine accepted before a restart (from exec's intents journal),
+    /// without checking it: it is already on its way, and its later acks and fills release it.
+    /// An order of a symbol outside this universe is ignored.
+    pub fn restore_open(&mut self, intent: &OrderIntent) {
+        if (intent.header.symbol.0 as usize) < self.symbols.len() {
+            self.book(intent, intent.header.ts_origin.unix_nanos());
+        }
+    }
+
     /// Releases what an order no longer can fill once the broker says it is done.
     pub fn on_ack(&mut self, ack: &OrderAck) {
         let done = ack.status().is_ok_and(pyrt_types::OrderStatus::is_final);

@@ -10,6 +10,11 @@
 //! The kill switch lives in the control block: the supervisor sets it (halt), and risk sets it
 //! itself on a severe breach. New limits are loaded when the supervisor bumps the config
 //! generation; a file that fails validation is refused and the running limits stay.
+//!
+//! A restarted risk daemon does not start flat: before its first signal it replays exec's events
+//! journal up to its own fill-queue cursor (exactly what it had applied before it stopped; the
+//! queue delivers the rest) and takes the intents exec journaled as in flight until their final
+//! ack or fill, so positions, open orders and the day's realised P&L survive a restart.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,6 +52,8 @@ pub struct RiskdConfig {
     pub histogram: HistogramSpec,
     /// HDR interval log of the stage latencies, and how often an interval is written.
     pub hdr_log: Option<(PathBuf, Duration)>,
+    /// exec's state directory, whose journals rebuild the book on start; `None` starts flat.
+    pub exec_state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +66,10 @@ pub enum RiskdError {
     Telemetry(#[from] pyrt_telemetry::TelemetryError),
     #[error("risk limits: {0}")]
     Limits(#[from] pyrt_config::ConfigError),
+    /// Without exec's record risk cannot know positions, and trading on a guess is worse than
+    /// not trading.
+    #[error("rebuilding the book from exec's journals: {0}")]
+    Journal(#[from] pyrt_journal::JournalError),
     #[error("runtime directory {path}: {source}")]
     RuntimeDir {
         path: PathBuf,
@@ -154,7 +165,73 @@ struct Book {
     outstanding: Outstanding,
 }
 
+/// What [`Book::rebuild`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Rebuilt {
+    events: usize,
+    in_flight: usize,
+}
+
 impl Book {
+    /// Restores what risk knew when it stopped: every intent exec journaled is on its way, then
+    /// the first `consumed` events of exec's events journal (what risk had taken from its fill
+    /// queue, which the queue will not deliver again) settle positions, orders and P&L.
+    fn rebuild(&mut self, exec_state_dir: &Path, consumed: u64) -> Result<Rebuilt, RiskdError> {
+        for event in pyrt_journal::read_committed(&exec_state_dir.join(pyrt_journal::EXEC_INTENTS))?
+        {
+            if let Some(intent) = event.as_event::<OrderIntent>()
+                && intent.action == IntentAction::New as u8
+            {
+                self.engine.restore_open(intent);
+                self.outstanding.by_seq.insert(
+                    intent.intent_seq,
+                    (
+                        intent.header.symbol,
+                        Outstanding::signed(intent.side, intent.qty),
+                    ),
+                );
+            }
+        }
+        let events = pyrt_journal::read_committed(&exec_state_dir.join(pyrt_journal::EXEC_EVENTS))?;
+        let consumed = usize::try_from(consumed).unwrap_or(usize::MAX);
+        if consumed > events.len() {
+            eprintln!(
+                "risk: the fill queue is at event {consumed} but exec's journal holds {}: \
+                 it belongs to another journal; the book is rebuilt from what the journal has",
+                events.len()
+            );
+        }
+        let replayed = &events[..consumed.min(events.len())];
+        for event in replayed {
+            self.on_exec_event(event);
+        }
+        Ok(Rebuilt {
+            events: replayed.len(),
+            in_flight: self.outstanding.by_seq.len(),
+        })
+    }
+
+    /// Non-zero positions and the day's P&L, for the log.
+    fn describe(&self, symbols: &SymbolTable) -> String {
+        let mut held: Vec<String> = symbols
+            .names()
+            .zip(0u32..)
+            .filter_map(|(name, id)| {
+                let qty = self.engine.position(SymbolId(id));
+                (!qty.is_zero()).then(|| format!("{name} {qty}"))
+            })
+            .collect();
+        if held.is_empty() {
+            held.push("flat".into());
+        }
+        format!(
+            "positions {}, {} open orders, P&L {}",
+            held.join(", "),
+            self.engine.open_orders(),
+            self.engine.pnl()
+        )
+    }
+
     fn on_exec_event(&mut self, event: &RawEvent) {
         if let Some(fill) = event.as_event::<Fill>() {
             // A fill of a new day counts against that day's loss limit, not the previous one's.
@@ -311,11 +388,24 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
     let mut fills = Later::new(names::fill(&config.runtime_dir, "risk"));
     let mut signal_backoff = DeadProducerBackoff::new();
     let mut logged_day: Option<NyDate> = None;
+    let mut rebuilt = false;
     control.set_state(CONTROL_SLOT, DaemonState::Running)?;
     systemd::ready("checking signals");
     let mut last_beat = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Some(queue) = fills.get(|p| QueueConsumer::attach(p, wait)) {
+            if !rebuilt {
+                rebuilt = true;
+                if let Some(dir) = &config.exec_state_dir {
+                    let found = risk.book.rebuild(dir, queue.position())?;
+                    eprintln!(
+                        "risk: book rebuilt from exec's journals: {} events replayed, {} intents in flight; {}",
+                        found.events,
+                        found.in_flight,
+                        risk.book.describe(&symbols)
+                    );
+                }
+            }
             while let Some(event) = queue.try_pop() {
                 risk.book.on_exec_event(&event);
             }

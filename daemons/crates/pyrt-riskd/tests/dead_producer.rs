@@ -52,6 +52,7 @@ fn a_dead_signal_producer_costs_little_cpu_and_its_successor_is_followed() {
             significant_figures: 3,
         },
         hdr_log: None,
+        exec_state_dir: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     // Not a scoped thread: a failed assertion must end the test, not wait for the daemon.

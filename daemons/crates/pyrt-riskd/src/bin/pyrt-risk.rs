@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
         metrics: launch.metrics(),
         histogram: launch.histogram(),
         hdr_log: launch.hdr_log("risk"),
+        exec_state_dir: Some(launch.state_dir.clone()),
     };
     let stop = stop_on_signal()?;
     run(&config, &stop)?;
