@@ -5,7 +5,7 @@ use std::time::Duration;
 use pyrt_types::{SymbolTable, Timestamp};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Socket, next_payload, next_payload_within, open, send};
+use super::{Connection, KeepAlive, open};
 use crate::error::AlpacaError;
 use crate::md::{Control, FrameError, Item, parse_json_frame, parse_msgpack_frame};
 use crate::rest::Credentials;
@@ -104,7 +104,7 @@ enum FieldValue<'a> {
 
 #[derive(Debug)]
 pub struct MarketDataStream {
-    socket: Socket,
+    socket: Connection,
     encoding: Encoding,
 }
 
@@ -134,7 +134,7 @@ impl MarketDataStream {
                 ("secret", FieldValue::Str(&credentials.secret_key)),
             ],
         );
-        send(&mut stream.socket, auth).await?;
+        stream.socket.send(auth).await?;
         stream.expect_success("authenticated", timeout).await?;
         let channels = subscription.channels();
         let fields: Vec<(&str, FieldValue<'_>)> = channels
@@ -142,7 +142,10 @@ impl MarketDataStream {
             .filter(|(_, symbols)| !symbols.is_empty())
             .map(|(name, symbols)| (*name, FieldValue::List(symbols)))
             .collect();
-        send(&mut stream.socket, encode(encoding, "subscribe", &fields)).await?;
+        stream
+            .socket
+            .send(encode(encoding, "subscribe", &fields))
+            .await?;
         match stream.control(timeout).await? {
             Control::Subscription => Ok(stream),
             other => Err(AlpacaError::Protocol(format!(
@@ -152,7 +155,7 @@ impl MarketDataStream {
     }
 
     async fn control(&mut self, timeout: Duration) -> Result<Control<'static>, AlpacaError> {
-        let payload = next_payload_within(&mut self.socket, timeout).await?;
+        let payload = self.socket.next_payload_within(timeout).await?;
         let mut found = None;
         let empty = SymbolTable::new();
         self.parse(&payload, &empty, Timestamp::EPOCH, |item| {
@@ -209,7 +212,12 @@ impl MarketDataStream {
 
     /// The next frame's raw payload, to be handed to [`Self::parse`].
     pub async fn next_frame(&mut self) -> Result<Vec<u8>, AlpacaError> {
-        next_payload(&mut self.socket).await
+        self.socket.next_payload().await
+    }
+
+    /// How a silent server is told from a quiet one ([`KeepAlive::default`] unless set).
+    pub fn set_keepalive(&mut self, keepalive: KeepAlive) {
+        self.socket.set_keepalive(keepalive);
     }
 }
 

@@ -6,7 +6,7 @@ use pyrt_types::{Price, Qty, Timestamp};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Socket, next_payload, next_payload_within, open, send};
+use super::{Connection, KeepAlive, open};
 use crate::error::AlpacaError;
 use crate::rest::Credentials;
 use crate::rest::models::Order;
@@ -52,7 +52,7 @@ fn envelope(payload: &[u8]) -> Result<Envelope, AlpacaError> {
 
 #[derive(Debug)]
 pub struct TradeUpdates {
-    socket: Socket,
+    socket: Connection,
 }
 
 impl TradeUpdates {
@@ -72,8 +72,8 @@ impl TradeUpdates {
         let auth = serde_json::json!({
             "action": "auth", "key": credentials.key_id, "secret": credentials.secret_key,
         });
-        send(&mut socket, Message::text(auth.to_string())).await?;
-        let reply = envelope(&next_payload_within(&mut socket, timeout).await?)?;
+        socket.send(Message::text(auth.to_string())).await?;
+        let reply = envelope(&socket.next_payload_within(timeout).await?)?;
         let status = reply
             .data
             .get("status")
@@ -87,8 +87,8 @@ impl TradeUpdates {
         }
         let listen =
             serde_json::json!({"action": "listen", "data": {"streams": ["trade_updates"]}});
-        send(&mut socket, Message::text(listen.to_string())).await?;
-        let reply = envelope(&next_payload_within(&mut socket, timeout).await?)?;
+        socket.send(Message::text(listen.to_string())).await?;
+        let reply = envelope(&socket.next_payload_within(timeout).await?)?;
         let streams = reply
             .data
             .get("streams")
@@ -102,11 +102,16 @@ impl TradeUpdates {
         Ok(Self { socket })
     }
 
+    /// How a silent server is told from a quiet one ([`KeepAlive::default`] unless set).
+    pub fn set_keepalive(&mut self, keepalive: KeepAlive) {
+        self.socket.set_keepalive(keepalive);
+    }
+
     /// The next order event. Messages of other streams are skipped; a message that cannot be
     /// decoded is an error (the caller logs it and reconciles through REST), never dropped silently.
     pub async fn next(&mut self) -> Result<TradeUpdate, AlpacaError> {
         loop {
-            let message = envelope(&next_payload(&mut self.socket).await?)?;
+            let message = envelope(&self.socket.next_payload().await?)?;
             if message.stream == "trade_updates" {
                 return serde_json::from_value(message.data).map_err(|e| AlpacaError::Decode {
                     what: "trade update",
