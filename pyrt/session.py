@@ -45,16 +45,40 @@ from research import train_model
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: every socket is held until all are chosen, so no two of
+    them can be the same port."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def scaled_risk_limits(speed: str) -> str:
+    """The repository's risk limits for a replay at `speed`. The risk daemon's trading day is a
+    New York wall-clock day, which at 100x holds a hundred replayed days (and the replay's
+    year wraps every half minute, marking prices a year back): a loss limit meant for one day
+    would trip on that compression, not on a loss, so it is scaled by the speed."""
+    text = (ROOT / "config" / "risk_limits.toml").read_text()
+    try:
+        factor = max(1.0, float(speed))
+    except ValueError:  # "max": as fast as the replay runs
+        factor = 1000.0
+    limit = re.search(r'^daily_loss_limit = "(\d+)"', text, flags=re.MULTILINE)
+    if limit is None:
+        raise ValueError("config/risk_limits.toml has no daily_loss_limit")
+    scaled = f'daily_loss_limit = "{int(int(limit.group(1)) * factor)}"'
+    return text[: limit.start()] + scaled + text[limit.end() :]
 
 
 def session_config(directory: Path, speed: str = "100") -> Path:
     """The repository's configuration with this session's directories, ports and pace."""
     text = (ROOT / "config" / "appliance.toml").read_text()
-    port = free_port()
+    port, *metrics_ports = free_ports(5)
     replacements = {
         r'runtime_dir = ".*"': f'runtime_dir = "{directory / "run"}"',
         r'log_dir = ".*"': f'log_dir = "{directory / "log"}"',
@@ -71,15 +95,17 @@ def session_config(directory: Path, speed: str = "100") -> Path:
         text, n = re.subn(pattern, value, text, flags=re.MULTILINE)
         if n == 0:
             raise ValueError(f"config/appliance.toml has no {pattern}")
-    for port_name in ("md", "strategy", "risk", "exec"):
+    for port_name, metrics_port in zip(
+        ("md", "strategy", "risk", "exec"), metrics_ports, strict=True
+    ):
         text = re.sub(
             rf"(\[daemons\.{port_name}\][^\[]*?metrics_port = )\d+",
-            rf"\g<1>{free_port()}",
+            rf"\g<1>{metrics_port}",
             text,
             flags=re.DOTALL,
         )
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / "config" / "risk_limits.toml", directory / "risk_limits.toml")
+    (directory / "risk_limits.toml").write_text(scaled_risk_limits(speed))
     path = directory / "appliance.toml"
     path.write_text(text)
     return path

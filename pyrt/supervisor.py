@@ -167,6 +167,9 @@ def supervisord_conf(layout: Layout, key: str, secret: str) -> str:
         if name == "strategy" and library is not None:
             env["ORT_DYLIB_PATH"] = str(library)
         commands[name] = (f"{path} --config {layout.config}", env)
+    # With the simulator, the daemons wait for it (see up): started together, they would spend
+    # its start-up in connection back-off that outlasts it.
+    autostart = "false" if "sim" in commands else "true"
     for priority, name in enumerate(PROGRAMS):
         if name not in commands:
             continue
@@ -175,7 +178,7 @@ def supervisord_conf(layout: Layout, key: str, secret: str) -> str:
             f"[program:{name}]",
             f"command={command}",
             f"priority={priority * 10 + 10}",
-            "autostart=true",
+            f"autostart={'true' if name == 'sim' else autostart}",
             "autorestart=true",
             "startsecs=1",
             "startretries=10",
@@ -214,8 +217,9 @@ def program_states(layout: Layout) -> dict[str, str]:
     return states
 
 
-def up(layout: Layout, wait_s: float = 30.0) -> dict[str, str]:
-    """Starts supervisord with every program and waits until all are RUNNING."""
+def up(layout: Layout, wait_s: float = 90.0) -> dict[str, str]:
+    """Starts supervisord with every program (the simulator first, the daemons once it answers)
+    and waits until every program is RUNNING and every daemon says it is trading."""
     layout.runtime_dir.mkdir(parents=True, exist_ok=True)
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     Path(layout.appliance.appliance.state_dir).mkdir(parents=True, exist_ok=True)
@@ -232,10 +236,56 @@ def up(layout: Layout, wait_s: float = 30.0) -> dict[str, str]:
     deadline = time.monotonic() + wait_s
     while True:
         states = program_states(layout)
+        if states and broker_reachable(layout):
+            break
+        if time.monotonic() > deadline:
+            raise SupervisorError(
+                f"the broker at {layout.appliance.broker.trading_base_url} "
+                f"did not become reachable: {states}"
+            )
+        time.sleep(0.2)
+    stopped = [p for p in PROGRAMS if states.get(p) == "STOPPED" and p != "sim"]
+    if stopped:
+        supervisorctl(layout, "start", *stopped)
+    while True:
+        states = program_states(layout)
         if states and all(s == "RUNNING" for s in states.values()) and broker_reachable(layout):
-            return states
+            break
         if time.monotonic() > deadline:
             raise SupervisorError(f"not all programs came up: {states}")
+        time.sleep(0.2)
+    return states | wait_trading(layout, wait_s)
+
+
+DAEMONS = ("md", "strategy", "risk", "exec")
+
+
+def wait_trading(layout: Layout, wait_s: float = 60.0) -> dict[str, str]:
+    """Waits until every daemon says in the control block that it is running: md with its feeds
+    connected, exec reconciled and taking intents. A process being up (supervisord's RUNNING,
+    systemd's READY) says only that it started; the broker may still be out of reach."""
+    control = layout.runtime_dir / "control"
+    deadline = time.monotonic() + wait_s
+    seen: dict[str, str] = {}
+    while True:
+        if control.exists():
+            block = _core.ControlBlock(str(control))
+            seen = {
+                str(d["name"]): str(d["state"]) if d["alive"] else "dead"
+                for d in block.daemons()
+                if d["name"] in DAEMONS
+            }
+            if len(seen) == len(DAEMONS) and all(s == "running" for s in seen.values()):
+                return {f"{name} (control block)": state for name, state in seen.items()}
+        if time.monotonic() > deadline:
+            missing = {
+                d: seen.get(d, "not registered") for d in DAEMONS if seen.get(d) != "running"
+            }
+            raise SupervisorError(
+                f"daemons not running after {wait_s:.0f} s: {missing} (md is degraded until its "
+                "feeds connect, exec starting until it has reconciled with the broker; see "
+                f"{layout.log_dir})"
+            )
         time.sleep(0.2)
 
 
@@ -350,7 +400,7 @@ def up_command(
         if backend == "systemd":
             from pyrt import systemd_backend  # noqa: PLC0415 - imports this module
 
-            states = systemd_backend.up()
+            states = systemd_backend.up() | wait_trading(layout)
         else:
             states = up(layout)
     except (SupervisorError, subprocess.CalledProcessError) as exc:

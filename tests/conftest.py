@@ -11,11 +11,19 @@ from decimal import Decimal
 import pytest
 from aiohttp import web
 from alpaca.trading.client import TradingClient
+from hypothesis import HealthCheck, settings
 
 from pyrt.sim import SimConfig, Simulator, build
 from pyrt.sim.market import Tick
 
 KEY, SECRET = "PKTESTSIM", "test-secret-value"
+
+# These machines are shared and noisy: an example that runs slowly is not a failing one, so no
+# property fails on time. Examples stay random, so every run can still find a real failure.
+settings.register_profile(
+    "pyrt", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("pyrt")
 
 
 def free_port() -> int:

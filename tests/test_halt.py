@@ -67,7 +67,9 @@ def test_halt_with_flatten_gets_through_a_429_and_5xx_storm(layout: Layout, venu
     before = venue.sim.requests
     # Every second request throttled and every third failing: most calls need several tries.
     venue.sim.faults = Faults(throttle_every=2, server_error_every=3)
-    assert halt(layout, flatten=True) == {"open_orders": 0, "positions": 0}
+    # alpaca-py itself sleeps 3 s on each 429 it retries: about 15 s of this storm is sleeping,
+    # so the stop gets a deadline with room for a slow machine.
+    assert halt(layout, flatten=True, timeout_s=90) == {"open_orders": 0, "positions": 0}
     assert kill_switch(layout)
     assert venue.sim.requests - before > 8, "the storm was never met"
     venue.sim.faults = Faults()

@@ -137,23 +137,26 @@ impl Region {
     /// Takes the producer's exclusive advisory lock; fails if a live producer holds it.
     ///
     /// A consumer asking whether the producer lives holds a shared lock for an instant (see
-    /// [`Self::producer_alive`]); a restarting producer that meets that instant tries again for
-    /// a quarter of a second before it concludes another producer holds the ring.
+    /// [`Self::producer_alive`]); a restarting producer that meets that instant tries again, for
+    /// at least a second and at least 200 times (a descheduled prober can hold its instant for
+    /// longer than a quarter second on a loaded machine), before it concludes another producer
+    /// holds the ring.
     pub(crate) fn lock_producer(&self) -> Result<(), RingError> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(250);
-        loop {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        for attempt in 0u32.. {
             // SAFETY: flock on a descriptor we own.
             let rc = unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if rc == 0 {
                 return Ok(());
             }
-            if std::time::Instant::now() >= deadline {
-                return Err(RingError::ProducerPresent {
-                    path: self.path.clone(),
-                });
+            if attempt >= 200 && std::time::Instant::now() >= deadline {
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        Err(RingError::ProducerPresent {
+            path: self.path.clone(),
+        })
     }
 
     /// Whether the path now names another file than the one mapped: the ring was removed and
