@@ -112,6 +112,21 @@ impl QueueProducer {
     pub fn backlog(&self) -> u64 {
         self.write - self.region.u64_at(OFF_READ).load(Ordering::Acquire)
     }
+
+    /// What the ring holds that its consumer has not taken yet, oldest first: how a restarted
+    /// producer learns what its predecessor sent that is still on its way. Only the producer
+    /// overwrites slots, so they hold still while read; a message the consumer takes meanwhile
+    /// is listed all the same. Allocates: for start-up, not the hot path.
+    #[must_use]
+    pub fn unconsumed(&self) -> Vec<RawEvent> {
+        let read = self.region.u64_at(OFF_READ).load(Ordering::Acquire);
+        (read..self.write)
+            .map(|seq| {
+                let index = usize::try_from(seq & self.region.mask()).unwrap_or(0);
+                read_slot(self.region.slot(index))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]

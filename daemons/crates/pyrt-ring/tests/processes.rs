@@ -413,6 +413,26 @@ fn a_batch_is_peeked_whole_and_committed_at_once() {
 }
 
 #[test]
+fn a_restarted_producer_sees_what_its_predecessor_sent_and_nobody_took() {
+    let path = dir("unconsumed").join("q.ring");
+    let mut producer = QueueProducer::open(&path, 4, WAIT).unwrap();
+    for i in 1..=4 {
+        producer.try_push(&event(i)).unwrap();
+    }
+    let mut consumer = QueueConsumer::attach(&path, WAIT).unwrap();
+    consumer.try_pop().unwrap();
+    consumer.try_pop().unwrap();
+    producer.try_push(&event(5)).unwrap();
+    drop(producer);
+    // The ring wrapped: slot 0 now holds 5, so the order must come from the sequence numbers.
+    let successor = QueueProducer::open(&path, 4, WAIT).unwrap();
+    let left: Vec<u64> = successor.unconsumed().iter().map(seq).collect();
+    assert_eq!(left, [3, 4, 5]);
+    consumer.try_pop().unwrap();
+    assert_eq!(successor.unconsumed().len(), 2);
+}
+
+#[test]
 fn a_restarted_producer_is_followed_in_place_and_a_recreated_ring_is_reported() {
     let d = dir("successor");
     let md = d.join("md.ring");

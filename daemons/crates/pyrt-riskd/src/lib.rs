@@ -13,8 +13,9 @@
 //!
 //! A restarted risk daemon does not start flat: before its first signal it replays exec's events
 //! journal up to its own fill-queue cursor (exactly what it had applied before it stopped; the
-//! queue delivers the rest) and takes the intents exec journaled as in flight until their final
-//! ack or fill, so positions, open orders and the day's realised P&L survive a restart.
+//! queue delivers the rest) and takes the intents exec journaled, and those still in the order
+//! ring, as in flight until their final ack or fill, so positions, open orders and the day's
+//! realised P&L survive a restart.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -173,14 +174,23 @@ struct Rebuilt {
 }
 
 impl Book {
-    /// Restores what risk knew when it stopped: every intent exec journaled is on its way, then
-    /// the first `consumed` events of exec's events journal (what risk had taken from its fill
-    /// queue, which the queue will not deliver again) settle positions, orders and P&L.
-    fn rebuild(&mut self, exec_state_dir: &Path, consumed: u64) -> Result<Rebuilt, RiskdError> {
-        for event in pyrt_journal::read_committed(&exec_state_dir.join(pyrt_journal::EXEC_INTENTS))?
-        {
+    /// Restores what risk knew when it stopped: every intent still in the order ring or in
+    /// exec's intents journal is on its way, then the first `consumed` events of exec's events
+    /// journal (what risk had taken from its fill queue, which the queue will not deliver again)
+    /// settle positions, orders and P&L. The ring is read before the journal: exec journals an
+    /// intent before it takes it from the ring, so each intent is in one or both, and counted once.
+    fn rebuild(
+        &mut self,
+        unsent: &[RawEvent],
+        exec_state_dir: &Path,
+        consumed: u64,
+    ) -> Result<Rebuilt, RiskdError> {
+        let journaled =
+            pyrt_journal::read_committed(&exec_state_dir.join(pyrt_journal::EXEC_INTENTS))?;
+        for event in unsent.iter().chain(&journaled) {
             if let Some(intent) = event.as_event::<OrderIntent>()
                 && intent.action == IntentAction::New as u8
+                && !self.outstanding.by_seq.contains_key(&intent.intent_seq)
             {
                 self.engine.restore_open(intent);
                 self.outstanding.by_seq.insert(
@@ -397,7 +407,8 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
             if !rebuilt {
                 rebuilt = true;
                 if let Some(dir) = &config.exec_state_dir {
-                    let found = risk.book.rebuild(dir, queue.position())?;
+                    let unsent = risk.orders.unconsumed();
+                    let found = risk.book.rebuild(&unsent, dir, queue.position())?;
                     eprintln!(
                         "risk: book rebuilt from exec's journals: {} events replayed, {} intents in flight; {}",
                         found.events,

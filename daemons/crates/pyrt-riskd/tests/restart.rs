@@ -24,6 +24,9 @@ use pyrt_types::{
 const WAIT: WaitStrategy = WaitStrategy::Park;
 const AAPL: SymbolId = SymbolId(0);
 const MSFT: SymbolId = SymbolId(1);
+/// Intent sequences the tests give the predecessor's orders; the restarted daemon's are far
+/// larger (microseconds since the epoch).
+const PREDECESSOR_SEQS: u64 = 1_000;
 
 struct Dirs {
     root: PathBuf,
@@ -176,7 +179,10 @@ fn signal(symbol: SymbolId, side: Side, units: i64) -> RawEvent {
 struct Upstream {
     md: BroadcastProducer,
     signals: QueueProducer,
+    /// exec's end of the order ring, read without consuming (as if exec were down), so what the
+    /// predecessor left in it stays unconsumed for the restarted risk to find.
     orders: Option<QueueConsumer>,
+    read: u64,
 }
 
 impl Upstream {
@@ -185,6 +191,7 @@ impl Upstream {
             md: BroadcastProducer::open(&dirs.runtime.join(names::MD), 64).unwrap(),
             signals: QueueProducer::open(&dirs.runtime.join(names::SIGNAL), 64, WAIT).unwrap(),
             orders: None,
+            read: 0,
         }
     }
 
@@ -194,7 +201,7 @@ impl Upstream {
     /// way, so the repetition cannot add an order.
     fn intent_for(&mut self, dirs: &Dirs, signal: &RawEvent) -> OrderIntent {
         let mut sent: Option<Instant> = None;
-        let event = eventually("risk sends an intent", || {
+        eventually("risk sends an intent", || {
             publish_quotes(&mut self.md);
             // Slower than the message-rate limit, which would trip the kill switch.
             if sent.is_none_or(|at| at.elapsed() > Duration::from_millis(100)) {
@@ -204,9 +211,11 @@ impl Upstream {
             if self.orders.is_none() {
                 self.orders = QueueConsumer::attach(&dirs.runtime.join(names::ORDER), WAIT).ok();
             }
-            self.orders.as_mut()?.try_pop()
-        });
-        *event.as_event::<OrderIntent>().unwrap()
+            let event = self.orders.as_mut()?.peek_at(self.read)?;
+            self.read += 1;
+            let intent = *event.as_event::<OrderIntent>().unwrap();
+            (intent.intent_seq > PREDECESSOR_SEQS).then_some(intent)
+        })
     }
 }
 
@@ -214,7 +223,7 @@ impl Upstream {
 fn a_restarted_risk_daemon_counts_every_fill_and_order_in_flight_once() {
     let dirs = Dirs::new("restart");
     // Before the restart: AAPL 1 (buy 100) filled; AAPL 2 (buy 50) filled 20 of 50 and works on;
-    // MSFT 3 (sell 30) was taken by exec and has no answer yet. Risk had taken the first two
+    // MSFT 3 (sell 30) was journaled by exec and has no answer yet. Risk had taken the first two
     // events; the queue still holds the other three.
     exec_wrote(
         &dirs,
@@ -232,6 +241,16 @@ fn a_restarted_risk_daemon_counts_every_fill_and_order_in_flight_once() {
         ],
         2,
     );
+    // The predecessor had also written MSFT 4 (sell 10), which exec has not taken yet, and MSFT 3
+    // is still in the ring too: exec journals an intent before it takes it off the ring.
+    let mut predecessor = QueueProducer::open(&dirs.runtime.join(names::ORDER), 64, WAIT).unwrap();
+    predecessor
+        .try_push(&intent(3, MSFT, Side::Sell, 30))
+        .unwrap();
+    predecessor
+        .try_push(&intent(4, MSFT, Side::Sell, 10))
+        .unwrap();
+    drop(predecessor);
     let mut upstream = Upstream::open(&dirs);
     let risk = Running::start(dirs.config());
 
@@ -239,9 +258,10 @@ fn a_restarted_risk_daemon_counts_every_fill_and_order_in_flight_once() {
     // would buy 180 (or, counting the replayed events again, 30).
     let buy = upstream.intent_for(&dirs, &signal(AAPL, Side::Buy, 200));
     assert_eq!((buy.side, buy.qty), (Side::Buy.code(), qty(50)));
-    // MSFT is flat with a sell of 30 in flight: a target of short 50 needs 20 more.
+    // MSFT is flat with sells of 30 and 10 in flight: a target of short 50 needs 10 more (counting
+    // MSFT 3 twice it would buy 20; missing MSFT 4, sell 20).
     let sell = upstream.intent_for(&dirs, &signal(MSFT, Side::Sell, 50));
-    assert_eq!((sell.side, sell.qty), (Side::Sell.code(), qty(20)));
+    assert_eq!((sell.side, sell.qty), (Side::Sell.code(), qty(10)));
 
     risk.stop().unwrap();
     std::fs::remove_dir_all(&dirs.root).unwrap();
