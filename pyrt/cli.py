@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from pyrt import latency, status, supervisor, systemd_backend
+from pyrt import latency, monitoring, status, supervisor, systemd_backend
 from pyrt.config.load import check_file
 from pyrt.sim.cli import sim
 from research.cli import app as backtest_app
@@ -33,6 +33,7 @@ model_app = typer.Typer(no_args_is_help=True, help="Models of the strategy daemo
 model_app.command("rollback")(supervisor.rollback_command)
 app.add_typer(model_app, name="model")
 app.add_typer(backtest_app, name="backtest")
+app.add_typer(monitoring.app, name="monitoring")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

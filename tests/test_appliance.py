@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
+from prometheus import Prometheus
+from prometheus import available as prometheus_available
 
-from pyrt import _core
+from pyrt import _core, monitoring
 from pyrt.session import Session, scrape
 from pyrt.supervisor import (
     ROOT,
@@ -45,6 +50,30 @@ def wait_for(
         time.sleep(1.0)
 
 
+def gauges(port: int) -> dict[str, Decimal]:
+    """A daemon's gauges, ``name`` or ``name{label}`` → exact value; empty while it is down."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    found = re.findall(r'^pyrt_(\w+)\{daemon="\w+"(?:,\w+="([^"]+)")?\} (\S+)$', text, re.M)
+    return {f"{name}{{{label}}}" if label else name: Decimal(v) for name, label, v in found}
+
+
+def gauge(port: int, name: str) -> Decimal | None:
+    return gauges(port).get(name)
+
+
+def positions(port: int) -> dict[str, Decimal]:
+    """Non-zero positions from risk's gauges, by symbol."""
+    return {
+        key[len("position{") : -1]: value
+        for key, value in gauges(port).items()
+        if key.startswith("position{") and value != 0
+    }
+
+
 def counter(port: int, name: str) -> float:
     """A daemon's counter; 0 while its metrics server is not up (a daemon restarting)."""
     try:
@@ -54,15 +83,28 @@ def counter(port: int, name: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Prometheus]]:
+    """The session, and a real Prometheus scraping it every second from its start."""
     if not (DEBUG_BINS / "pyrt-exec").is_file():
         assert "CI" not in os.environ, "make test builds the daemons before the Python tests"
         pytest.skip("daemon binaries not built (cargo build --bins)")
+    if not prometheus_available():
+        pytest.fail("prometheus missing: make setup installs Debian's prometheus package")
     os.environ["PYRT_BIN_DIR"] = str(DEBUG_BINS)
-    s = Session.prepare(tmp_path_factory.mktemp("appliance") / "session", speed="100")
-    s.start()
-    yield s
-    down(s.layout)
+    directory = tmp_path_factory.mktemp("appliance")
+    s = Session.prepare(directory / "session", speed="100")
+    server = Prometheus(s.layout.appliance, directory / "prometheus")
+    try:
+        s.start()
+        yield s, server
+    finally:
+        down(s.layout)
+        server.close()
+
+
+@pytest.fixture
+def session(running: tuple[Session, Prometheus]) -> Session:
+    return running[0]
 
 
 class Broker:
@@ -165,6 +207,34 @@ def test_a_session_end_to_end(session: Session) -> None:
         context=why,
     )
 
+    # risk killed mid-session: its successor rebuilds its book from exec's journals and its
+    # ring, so the positions it sizes orders against are still the broker's. With the kill
+    # switch set the flow stops, so the broker's positions hold still to compare with.
+    block.set_kill_switch(True, 1)
+    wait_for("the flow to stop", lambda: not broker.get("/v2/orders?status=open"), context=why)
+    held = {str(p["symbol"]): Decimal(str(p["qty"])) for p in broker.get("/v2/positions")}
+    wait_for(
+        "risk's gauges", lambda: positions(risk_port) == held, context=lambda: positions(risk_port)
+    )
+
+    def rebuilds() -> list[int]:
+        """Events each start of risk replayed, from its log."""
+        log = (session.layout.log_dir / "risk.err").read_text()
+        return [int(n) for n in re.findall(r"book rebuilt from exec's journals: (\d+) events", log)]
+
+    starts = len(rebuilds())
+    pid = int(supervisorctl(session.layout, "pid", "risk").stdout.strip())
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        "risk back with its book",
+        lambda: len(rebuilds()) > starts and positions(risk_port) == held,
+        context=lambda: (rebuilds(), positions(risk_port), held),
+    )
+    assert rebuilds()[-1] > 0, f"the successor replayed nothing: {rebuilds()}"
+    assert gauge(risk_port, "kill_switch") == 1, "the successor honours the kill switch"
+    block.set_kill_switch(False, 0)
+    wait_for("risk sending again", lambda: counter(risk_port, "intents{sent}") >= 1, context=why)
+
     # Emergency stop: confirmed by the broker, and nothing reaches it afterwards.
     confirmed = halt(session.layout, flatten=True)
     assert confirmed == {"open_orders": 0, "positions": 0}
@@ -187,3 +257,40 @@ def test_a_session_end_to_end(session: Session) -> None:
         time.sleep(1.0)
     assert venue[0] > 0
     assert Path(session.layout.log_dir / "exec.hlog").exists()
+
+
+def test_prometheus_scraped_the_session_and_alerts_on_its_halt(
+    running: tuple[Session, Prometheus],
+) -> None:
+    """Runs after the session test: the flow ran, risk was restarted, the halt set the kill
+    switch. Every series the dashboards and rules read is one the daemons serve."""
+    _, prometheus = running
+
+    def up() -> dict[str, str]:
+        return {r["metric"]["daemon"]: r["value"][1] for r in prometheus.query('up{job="pyrt"}')}
+
+    wait_for("all four daemons scraped", lambda: up() == dict.fromkeys(monitoring.DAEMONS, "1"))
+    served = {r["metric"]["__name__"] for r in prometheus.query('{job="pyrt"}')}
+    exprs = monitoring.rule_exprs() + [
+        e for board in monitoring.dashboards().values() for e in monitoring.dashboard_exprs(board)
+    ]
+    wanted = {m for m in monitoring.referenced_metrics(exprs) if ":" not in m} - {"up"}
+    assert wanted <= served, f"read by dashboards or rules, served by no daemon: {wanted - served}"
+
+    # The recording rules turned the buckets of the session's orders into a finite p99.
+    def p99() -> float:
+        found = prometheus.query('pyrt:stage_latency_seconds:p99_1m{stage="origin_to_intent"} > 0')
+        return float(found[0]["value"][1]) if found else 0.0
+
+    wait_for("a recorded tick-to-order p99", lambda: p99() > 0)
+    assert p99() < 1.0
+
+    def firing() -> set[str]:
+        return {a["labels"]["alertname"] for a in prometheus.alerts() if a["state"] == "firing"}
+
+    wait_for("the kill-switch alert", lambda: "PyrtKillSwitchEngaged" in firing(), context=firing)
+    wait_for(
+        "risk flat after the flatten",
+        lambda: not prometheus.query("pyrt_position != 0"),
+        context=lambda: prometheus.query("pyrt_position != 0"),
+    )

@@ -349,6 +349,17 @@ impl RiskEngine {
         })
     }
 
+    /// (gross, net) exposure now, at marks, open orders counted at their worst.
+    #[must_use]
+    pub fn current_exposure(&self) -> (Notional, Notional) {
+        self.exposure(None)
+    }
+
+    #[must_use]
+    pub fn limits(&self) -> &RiskLimits {
+        &self.limits
+    }
+
     /// (gross, net) exposure at marks, counting open orders at their worst.
     fn exposure(&self, extra: Option<(SymbolId, Side, Qty)>) -> (Notional, Notional) {
         let mut gross = Notional::ZERO;

@@ -29,10 +29,10 @@ use pyrt_ring::{
 };
 use pyrt_risk::{Decision, NyDate, Reject, RiskEngine, RiskLimits};
 use pyrt_runtime::systemd;
-use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
+use pyrt_telemetry::{Counter, Gauge, HistogramSpec, StageRecorder, Telemetry, TelemetryError};
 use pyrt_types::{
-    Fill, IntentAction, OrderAck, OrderIntent, OrderType, Qty, Quote, RawEvent, Side, Signal,
-    SymbolId, SymbolTable, TimeInForce, Timestamp, Trade,
+    Fill, IntentAction, OrderAck, OrderIntent, OrderType, Qty, Quote, RawEvent, SCALE_DIGITS, Side,
+    Signal, SymbolId, SymbolTable, TimeInForce, Timestamp, Trade,
 };
 
 /// The risk daemon's slot in the control block.
@@ -120,6 +120,76 @@ struct Metrics {
     signal_dead_ms: Counter,
     reloads: Counter,
     reload_refused: Counter,
+    book: BookGauges,
+}
+
+/// What risk knows of the account, for dashboards and alerts; set on the heartbeat, not per
+/// event (the values change with fills and quotes, a scrape comes once a second at most).
+struct BookGauges {
+    positions: Vec<Gauge>,
+    pnl_day: Gauge,
+    daily_loss_limit: Gauge,
+    gross_exposure: Gauge,
+    net_exposure: Gauge,
+    open_orders: Gauge,
+    kill_switch: Gauge,
+}
+
+impl BookGauges {
+    fn new(telemetry: &Telemetry, symbols: &SymbolTable) -> Result<Self, TelemetryError> {
+        let money = |name: &str, help: &str| telemetry.gauge(name, help, None, SCALE_DIGITS);
+        Ok(Self {
+            positions: symbols
+                .names()
+                .map(|name| {
+                    telemetry.gauge(
+                        "position",
+                        "Position as risk knows it (shares; negative is short).",
+                        Some(("symbol", name)),
+                        SCALE_DIGITS,
+                    )
+                })
+                .collect::<Result<_, _>>()?,
+            pnl_day: money(
+                "pnl_day",
+                "Realised plus marked P&L of the New York trading day.",
+            )?,
+            daily_loss_limit: money(
+                "daily_loss_limit",
+                "The loss of a day at which trading stops.",
+            )?,
+            gross_exposure: money(
+                "gross_exposure",
+                "Sum of |position x mark|, open orders at their worst.",
+            )?,
+            net_exposure: money(
+                "net_exposure",
+                "Sum of position x mark, open orders included.",
+            )?,
+            open_orders: telemetry.gauge("open_orders", "Orders sent and not final.", None, 0)?,
+            kill_switch: telemetry.gauge(
+                "kill_switch",
+                "1 while the kill switch is set (no new order passes risk).",
+                None,
+                0,
+            )?,
+        })
+    }
+
+    fn publish(&self, engine: &RiskEngine) {
+        for (id, gauge) in (0u32..).zip(&self.positions) {
+            gauge.set(engine.position(SymbolId(id)).raw());
+        }
+        self.pnl_day.set(engine.pnl().raw());
+        self.daily_loss_limit
+            .set(engine.limits().daily_loss_limit.raw());
+        let (gross, net) = engine.current_exposure();
+        self.gross_exposure.set(gross.raw());
+        self.net_exposure.set(net.raw());
+        self.open_orders
+            .set(i64::try_from(engine.open_orders()).unwrap_or(i64::MAX));
+        self.kill_switch.set(i64::from(engine.kill_switch()));
+    }
 }
 
 /// Intents sent and not yet finished: what is already on its way, per symbol.
@@ -390,6 +460,7 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
             signal_dead_ms: telemetry.counter("producer_dead_ms", "signal")?,
             reloads: telemetry.counter("limits", "reloaded")?,
             reload_refused: telemetry.counter("limits", "refused")?,
+            book: BookGauges::new(&telemetry, &symbols)?,
         },
     };
     let wait = config.wait;
@@ -503,6 +574,7 @@ pub fn run(config: &RiskdConfig, stop: &AtomicBool) -> Result<(), RiskdError> {
             control.heartbeat(CONTROL_SLOT)?;
             systemd::watchdog();
             risk.orders.heartbeat();
+            risk.metrics.book.publish(&risk.book.engine);
             telemetry.flush(&mut risk.metrics.signal_to_intent);
             telemetry.flush(&mut risk.metrics.origin_to_intent);
         }

@@ -2,7 +2,8 @@
 //! the standard HDR histogram log format (V2, deflate-compressed) and a Prometheus endpoint.
 //!
 //! The hot path only touches [`StageRecorder::record`] (a bucket increment in a preallocated
-//! histogram) and [`Counter::add`] (one relaxed atomic add): no allocation, lock or I/O. Once in a
+//! histogram), [`Counter::add`] and [`Gauge::set`] (one relaxed atomic each): no allocation, lock
+//! or I/O. Once in a
 //! while the daemon's housekeeping branch calls [`Telemetry::flush`], which moves the recorded
 //! interval into shared state under a mutex; a background thread serves `/metrics` from that state
 //! and appends each interval to the log.
@@ -14,7 +15,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -118,6 +119,45 @@ impl Counter {
     }
 }
 
+/// A value that goes up and down (a position, the day's P&L, open orders), kept as the
+/// fixed-point integer the daemon already holds and exported exactly, with `decimals` places.
+#[derive(Debug, Clone)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    #[inline]
+    pub fn set(&self, raw: i64) {
+        self.0.store(raw, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct GaugeState {
+    name: String,
+    help: String,
+    label: Option<(String, String)>,
+    decimals: u32,
+    gauge: Gauge,
+}
+
+/// `raw / 10^decimals` written out exactly (no float rounding on the way to Prometheus).
+fn fixed_point(raw: i64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let magnitude = raw.unsigned_abs();
+    let sign = if raw < 0 { "-" } else { "" };
+    let (whole, fraction) = (magnitude / scale, magnitude % scale);
+    if fraction == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{fraction:0width$}", width = decimals as usize);
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[derive(Debug)]
 struct StageState {
     name: String,
@@ -133,6 +173,7 @@ struct Shared {
     daemon: String,
     stages: Vec<StageState>,
     counters: Vec<(String, String, Counter)>,
+    gauges: Vec<GaugeState>,
 }
 
 impl Shared {
@@ -158,6 +199,7 @@ impl Telemetry {
                 daemon: daemon.to_owned(),
                 stages: Vec::new(),
                 counters: Vec::new(),
+                gauges: Vec::new(),
             })),
         }
     }
@@ -190,6 +232,34 @@ impl Telemetry {
             counter.clone(),
         ));
         Ok(counter)
+    }
+
+    /// A gauge exported as `pyrt_<name>{daemon[, label]}` with `decimals` places (9 for the
+    /// fixed-point prices, quantities and amounts of `pyrt-types`, 0 for counts). Gauges of one
+    /// name share its help text and differ by label (`symbol="AAPL"`).
+    pub fn gauge(
+        &self,
+        name: &str,
+        help: &str,
+        label: Option<(&str, &str)>,
+        decimals: u32,
+    ) -> Result<Gauge, TelemetryError> {
+        check_name(name)?;
+        if let Some((key, _)) = label {
+            check_name(key)?;
+        }
+        if decimals > 18 {
+            return Err(TelemetryError::Name(format!("{name}: {decimals} decimals")));
+        }
+        let gauge = Gauge(Arc::new(AtomicI64::new(0)));
+        Shared::lock(&self.shared).gauges.push(GaugeState {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            label: label.map(|(k, v)| (k.to_owned(), v.to_owned())),
+            decimals,
+            gauge: gauge.clone(),
+        });
+        Ok(gauge)
     }
 
     /// Moves what `recorder` collected into the shared state. Housekeeping path only.
@@ -362,6 +432,28 @@ fn render(shared: &Shared) -> String {
                 out,
                 "pyrt_{name}_total{{daemon=\"{daemon}\",kind=\"{label}\"}} {}",
                 counter.get()
+            );
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for gauge in &shared.gauges {
+        if seen.contains(&gauge.name.as_str()) {
+            continue;
+        }
+        seen.push(&gauge.name);
+        let name = &gauge.name;
+        let _ = writeln!(out, "# HELP pyrt_{name} {}", gauge.help);
+        let _ = writeln!(out, "# TYPE pyrt_{name} gauge");
+        for g in shared.gauges.iter().filter(|g| g.name == *name) {
+            let label = g
+                .label
+                .as_ref()
+                .map(|(k, v)| format!(",{k}=\"{v}\""))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "pyrt_{name}{{daemon=\"{daemon}\"{label}}} {}",
+                fixed_point(g.gauge.get(), g.decimals)
             );
         }
     }

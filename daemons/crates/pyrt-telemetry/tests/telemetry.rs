@@ -24,6 +24,19 @@ fn sample() -> (Telemetry, pyrt_telemetry::StageRecorder) {
     let frames = telemetry.counter("frames", "json").unwrap();
     frames.add(7);
     telemetry.counter("frames", "msgpack").unwrap().add(2);
+    let position = "Shares held, by symbol.";
+    let aapl = telemetry
+        .gauge("position", position, Some(("symbol", "AAPL")), 9)
+        .unwrap();
+    aapl.set(-12_500_000_000);
+    telemetry
+        .gauge("position", position, Some(("symbol", "BTC/USD")), 9)
+        .unwrap()
+        .set(1_000);
+    telemetry
+        .gauge("open_orders", "Orders working.", None, 0)
+        .unwrap()
+        .set(3);
     telemetry.flush(&mut stage);
     (telemetry, stage)
 }
@@ -45,6 +58,14 @@ fn prometheus_text_has_cumulative_buckets_sum_and_count() {
     assert!(line("pyrt_stage_latency_seconds_sum{").ends_with(" 0.00207745"));
     assert!(line("pyrt_frames_total{daemon=\"md\",kind=\"json\"}").ends_with(" 7"));
     assert!(line("pyrt_frames_total{daemon=\"md\",kind=\"msgpack\"}").ends_with(" 2"));
+    // Fixed point written out exactly; one HELP and TYPE per gauge name.
+    assert_eq!(
+        line("pyrt_position{daemon=\"md\",symbol=\"AAPL\"}"),
+        "pyrt_position{daemon=\"md\",symbol=\"AAPL\"} -12.5"
+    );
+    assert!(line("pyrt_position{daemon=\"md\",symbol=\"BTC/USD\"}").ends_with(" 0.000001"));
+    assert!(line("pyrt_open_orders{daemon=\"md\"}").ends_with(" 3"));
+    assert_eq!(text.matches("# TYPE pyrt_position gauge").count(), 1);
 }
 
 #[test]
