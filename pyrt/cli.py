@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from pyrt import latency, monitoring, status, supervisor, systemd_backend
+from pyrt import latency, monitoring, status, supervisor, systemd_backend, watch
 from pyrt.config.load import check_file
 from pyrt.sim.cli import sim
 from research.cli import app as backtest_app
@@ -26,6 +26,7 @@ app.command("install-units")(systemd_backend.install_units_command)
 app.command("supervise")(systemd_backend.supervise_command)
 app.command("down")(supervisor.down_command)
 app.command("halt")(supervisor.halt_command)
+app.command("watch")(watch.watch_command)
 app.command("resume")(supervisor.resume_command)
 app.command("reload")(supervisor.reload_command)
 app.command("flatten")(supervisor.flatten_command)

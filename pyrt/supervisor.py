@@ -51,8 +51,9 @@ def binary_dir() -> Path:
 
 DEFAULT_CONFIG = ROOT / "config" / "appliance.toml"
 CREDENTIALS_FILE = "credentials.json"
-#: Start order: the venue first, then whoever creates the rings the others read.
-PROGRAMS = ("sim", "exec", "risk", "strategy", "md")
+#: Start order: the venue first, then whoever creates the rings the others read, then the
+#: heartbeat watchdog (`pyrt watch`).
+PROGRAMS = ("sim", "exec", "risk", "strategy", "md", "watch")
 DAEMON_BINARIES = {
     "md": "pyrt-md",
     "exec": "pyrt-exec",
@@ -167,6 +168,7 @@ def supervisord_conf(layout: Layout, key: str, secret: str) -> str:
         if name == "strategy" and library is not None:
             env["ORT_DYLIB_PATH"] = str(library)
         commands[name] = (f"{path} --config {layout.config}", env)
+    commands["watch"] = (f"{sys.executable} -m pyrt.cli watch --config {layout.config}", {})
     # With the simulator, the daemons wait for it (see up): started together, they would spend
     # its start-up in connection back-off that outlasts it.
     autostart = "false" if "sim" in commands else "true"
@@ -178,7 +180,7 @@ def supervisord_conf(layout: Layout, key: str, secret: str) -> str:
             f"[program:{name}]",
             f"command={command}",
             f"priority={priority * 10 + 10}",
-            f"autostart={'true' if name == 'sim' else autostart}",
+            f"autostart={autostart if name in DAEMON_BINARIES else 'true'}",
             "autorestart=true",
             "startsecs=1",
             "startretries=10",
@@ -303,7 +305,7 @@ def down(layout: Layout) -> None:
     """Stops every program (SIGTERM, clean shutdown) and supervisord itself."""
     if not layout.supervisord_conf.exists():
         return
-    supervisorctl(layout, "stop", "md", "strategy", "risk", "exec")
+    supervisorctl(layout, "stop", "watch", "md", "strategy", "risk", "exec")
     supervisorctl(layout, "shutdown")
     pid_file = layout.runtime_dir / "supervisord.pid"
     deadline = time.monotonic() + 30

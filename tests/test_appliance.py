@@ -2,7 +2,9 @@
 supervisord, real models, real sockets and shared memory. One session, checked step by step:
 orders flow and fill; a corrupt model is refused and a good one swapped in; a bad limits file is
 refused with the running limits kept; exec killed with SIGKILL is restarted by supervisord and no
-fill is lost; halt with flatten is confirmed by the broker and no order reaches it afterwards.
+fill is lost; risk killed rebuilds the broker's positions; a stuck daemon is killed by the
+heartbeat watchdog and restarted; halt with flatten is confirmed by the broker and no order
+reaches it afterwards; a real Prometheus scrapes it all and fires the kill-switch alert.
 """
 
 from __future__ import annotations
@@ -234,6 +236,21 @@ def test_a_session_end_to_end(session: Session) -> None:
     assert gauge(risk_port, "kill_switch") == 1, "the successor honours the kill switch"
     block.set_kill_switch(False, 0)
     wait_for("risk sending again", lambda: counter(risk_port, "intents{sent}") >= 1, context=why)
+
+    # A daemon alive but stuck (stopped: its pid stays, its heartbeat does not move) is killed by
+    # the heartbeat watchdog, and supervisord restarts it. (md: strategy's fill counter, which
+    # the last check reads, must survive.)
+    stuck = int(supervisorctl(session.layout, "pid", "md").stdout.strip())
+    os.kill(stuck, signal.SIGSTOP)
+    wait_for(
+        "the stuck md replaced",
+        lambda: (
+            supervisorctl(session.layout, "pid", "md").stdout.strip() not in ("", str(stuck))
+            and program_states(session.layout).get("md") == "RUNNING"
+        ),
+    )
+    watch_log = (session.layout.log_dir / "watch.err").read_text()
+    assert f"md (pid {stuck}) is alive but its heartbeat" in watch_log, watch_log
 
     # Emergency stop: confirmed by the broker, and nothing reaches it afterwards.
     confirmed = halt(session.layout, flatten=True)
