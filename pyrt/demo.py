@@ -115,6 +115,7 @@ def print_report(console: Console, report: Report, seconds: float) -> None:
         ("model history", " → ".join(report.model.get("history", []))),
         ("models refused", "; ".join(report.model.get("refused", [])) or "none"),
     ]
+    rows += [(f"Prometheus: {name}", value) for name, value in report.monitoring.items()]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

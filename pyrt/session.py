@@ -29,6 +29,7 @@ from alpaca.trading.requests import GetOrdersRequest
 
 from pyrt import latency
 from pyrt._core import features
+from pyrt.monitoring import PrometheusServer, prometheus_available
 from pyrt.sim.market import Tick, intraday_path, load_daily_bars
 from pyrt.supervisor import (
     ROOT,
@@ -189,6 +190,8 @@ class Report:
     model: dict[str, Any] = field(default_factory=dict)
     restarts: dict[str, str] = field(default_factory=dict)
     latency: list[latency.StageLatency] = field(default_factory=list)
+    #: What the Prometheus server that scraped the session saw (empty without one).
+    monitoring: dict[str, str] = field(default_factory=dict)
 
     @property
     def pnl(self) -> Decimal:
@@ -201,6 +204,8 @@ class Session:
     layout: Layout
     staging: Path
     models: list[str]
+    #: A real Prometheus scraping the daemons with the project's rules, when installed.
+    prometheus: PrometheusServer | None = None
 
     @classmethod
     def prepare(cls, directory: Path, speed: str = "100") -> Session:
@@ -223,7 +228,19 @@ class Session:
         return int(getattr(self.layout.appliance.daemons, daemon).metrics_port)
 
     def start(self) -> dict[str, str]:
-        return up(self.layout)
+        if prometheus_available():
+            self.prometheus = PrometheusServer(self.layout.appliance, self.directory / "prometheus")
+        try:
+            return up(self.layout)
+        except BaseException:
+            if self.prometheus is not None:
+                self.prometheus.close()
+            raise
+
+    def stop(self) -> None:
+        down(self.layout)
+        if self.prometheus is not None:
+            self.prometheus.close()
 
     def swap_models(self) -> None:
         publish_corrupt(self.staging, self.model_dir, self.models[1])
@@ -261,9 +278,34 @@ class Session:
         }
         report.model = self.model_status()
         report.restarts = program_states(self.layout)
-        down(self.layout)
+        if self.prometheus is not None:
+            report.monitoring = monitoring_summary(self.prometheus)
+        self.stop()
         report.latency = latency.read_logs(self.layout.log_dir)
         return report
+
+
+def monitoring_summary(prometheus: PrometheusServer, timeout_s: float = 15.0) -> dict[str, str]:
+    """Targets up, alerts firing (waiting for the halt's kill-switch alert) and the recorded
+    tick-to-order p99, as the session's Prometheus saw them."""
+    deadline = time.monotonic() + timeout_s
+    firing: list[str] = []
+    while time.monotonic() < deadline:
+        firing = sorted(
+            {a["labels"]["alertname"] for a in prometheus.alerts() if a["state"] == "firing"}
+        )
+        if "PyrtKillSwitchEngaged" in firing:
+            break
+        time.sleep(0.5)
+    up_now = prometheus.query('up{job="pyrt"}')
+    p99 = prometheus.query('pyrt:stage_latency_seconds:p99_1m{stage="origin_to_intent"} > 0')
+    return {
+        "targets up": f"{sum(r['value'][1] == '1' for r in up_now)}/{len(up_now)}",
+        "alerts firing": ", ".join(firing) or "none",
+        "tick to order p99, last minute": (
+            f"{float(p99[0]['value'][1]) * 1e3:.3f} ms" if p99 else "no orders in the last minute"
+        ),
+    }
 
 
 def account_equity(client: TradingClient) -> Decimal:

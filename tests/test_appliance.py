@@ -21,15 +21,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus import Prometheus
-from prometheus import available as prometheus_available
 
 from pyrt import _core, monitoring
+from pyrt.monitoring import PrometheusServer
 from pyrt.session import Session, scrape
 from pyrt.supervisor import (
     ROOT,
     SupervisorError,
-    down,
     halt,
     model_rollback,
     program_states,
@@ -85,27 +83,25 @@ def counter(port: int, name: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, Prometheus]]:
-    """The session, and a real Prometheus scraping it every second from its start."""
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, PrometheusServer]]:
+    """The session, and the real Prometheus it starts, scraping it every second from its start."""
     if not (DEBUG_BINS / "pyrt-exec").is_file():
         assert "CI" not in os.environ, "make test builds the daemons before the Python tests"
         pytest.skip("daemon binaries not built (cargo build --bins)")
-    if not prometheus_available():
+    if not monitoring.prometheus_available():
         pytest.fail("prometheus missing: make setup installs Debian's prometheus package")
     os.environ["PYRT_BIN_DIR"] = str(DEBUG_BINS)
-    directory = tmp_path_factory.mktemp("appliance")
-    s = Session.prepare(directory / "session", speed="100")
-    server = Prometheus(s.layout.appliance, directory / "prometheus")
+    s = Session.prepare(tmp_path_factory.mktemp("appliance") / "session", speed="100")
     try:
         s.start()
-        yield s, server
+        assert s.prometheus is not None
+        yield s, s.prometheus
     finally:
-        down(s.layout)
-        server.close()
+        s.stop()
 
 
 @pytest.fixture
-def session(running: tuple[Session, Prometheus]) -> Session:
+def session(running: tuple[Session, PrometheusServer]) -> Session:
     return running[0]
 
 
@@ -277,7 +273,7 @@ def test_a_session_end_to_end(session: Session) -> None:
 
 
 def test_prometheus_scraped_the_session_and_alerts_on_its_halt(
-    running: tuple[Session, Prometheus],
+    running: tuple[Session, PrometheusServer],
 ) -> None:
     """Runs after the session test: the flow ran, risk was restarted, the halt set the kill
     switch. Every series the dashboards and rules read is one the daemons serve."""

@@ -39,6 +39,9 @@ def test_demo_trades_swaps_models_halts_and_reports(tmp_path: Path) -> None:
     assert "xgb-a → xgb-b" in out, "the second model was hot-swapped in"
     assert "broken:" in out, "the corrupt model was refused"
     assert "{'open_orders': 0, 'positions': 0}" in out, "halt with flatten confirmed"
+    assert "Prometheus: targets up" in out, "a real Prometheus scraped the session"
+    assert "4/4" in out
+    assert "PyrtKillSwitchEngaged" in out, "the halt fired the kill-switch alert"
     for stage in ("frame_to_published", "features", "inference", "signal_to_intent", "request_rtt"):
         assert stage in out
     assert (tmp_path / "demo" / "report.html").is_file()
