@@ -55,10 +55,25 @@ class Running:
         self.loop.run_forever()
 
     def tick(
-        self, symbol: str, bid: str, ask: str, size: str = "1000", trade: str | None = None
+        self,
+        symbol: str,
+        bid: str,
+        ask: str,
+        size: str = "1000",
+        trade: str | None = None,
+        *,
+        closes_bar: bool = False,
     ) -> None:
         """One replay step, run on the server's loop so it never races a request handler."""
-        t = Tick(symbol, 0, Decimal(bid), Decimal(ask), Decimal(size), Decimal(trade or bid))
+        t = Tick(
+            symbol,
+            0,
+            Decimal(bid),
+            Decimal(ask),
+            Decimal(size),
+            Decimal(trade or bid),
+            closes_bar=closes_bar,
+        )
         asyncio.run_coroutine_threadsafe(self.sim.advance(t), self.loop).result(10)
 
     def stop(self) -> None:

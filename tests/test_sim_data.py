@@ -140,6 +140,39 @@ def test_stock_data_stream_delivers_quotes_and_trades(sim: Running) -> None:
     assert trades[0].price == 210.01  # type: ignore[attr-defined]
 
 
+def test_stock_data_stream_delivers_bars_of_the_replayed_trades(sim: Running) -> None:
+    bars: list[object] = []
+    # Close the bar the fixture's ticks began, before anyone listens.
+    sim.tick("MSFT", "400", "400.02", closes_bar=True)
+    stream = StockDataStream(KEY, SECRET, url_override=f"ws://127.0.0.1:{sim.port}/v2/iex")
+
+    async def on_bar(b: object) -> None:
+        bars.append(b)
+
+    stream.subscribe_bars(on_bar, "MSFT")
+    thread = threading.Thread(target=stream.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while (
+        not any(subs["bars"] for _, subs in sim.sim.data.hub.subscribers.values())  # type: ignore[union-attr]
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    # AAPL's bar closes too, but only MSFT's is subscribed.
+    for price, size in (("400", "300"), ("405", "100"), ("398", "100"), ("401.5", "500")):
+        sim.tick("MSFT", price, price, size=size, closes_bar=price == "401.5")
+    sim.tick("AAPL", "190", "190.02", closes_bar=True)
+    while not bars and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stream.stop()
+    [bar] = bars
+    assert bar.symbol == "MSFT"  # type: ignore[attr-defined]
+    assert (bar.open, bar.high, bar.low, bar.close) == (400, 405, 398, 401.5)  # type: ignore[attr-defined]
+    assert (bar.volume, bar.trade_count) == (1000, 4)  # type: ignore[attr-defined]
+    # (400·300 + 405·100 + 398·100 + 401.5·500) / 1000
+    assert bar.vwap == 401.05  # type: ignore[attr-defined]
+
+
 def test_stream_protocol_errors_in_json(sim: Running) -> None:
     with connect(f"ws://127.0.0.1:{sim.port}/v2/iex") as ws:
         assert json.loads(ws.recv()) == [{"T": "success", "msg": "connected"}]

@@ -46,6 +46,40 @@ def number(value: Decimal) -> float | int:
 
 
 @dataclass
+class BarBuilder:
+    """A symbol's stream bar in the making: the replay's trades since its last bar."""
+
+    start_ns: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal = Decimal(0)
+    trades: int = 0
+    notional: Decimal = Decimal(0)
+
+    def add(self, price: Decimal, size: Decimal) -> None:
+        self.high, self.low, self.close = max(self.high, price), min(self.low, price), price
+        self.volume += size
+        self.trades += 1
+        self.notional += price * size
+
+    def message(self) -> dict[str, Any]:
+        """Alpaca's stream bar (``T: b``) without ``S``."""
+        return {
+            "T": "b",
+            "t": rfc3339(self.start_ns),
+            "o": number(self.open),
+            "h": number(self.high),
+            "l": number(self.low),
+            "c": number(self.close),
+            "v": number(self.volume),
+            "n": self.trades,
+            "vw": number((self.notional / self.volume).quantize(Decimal("0.0001"))),
+        }
+
+
+@dataclass
 class Recorded:
     """What the replay produced, per symbol, for the historical endpoints."""
 
@@ -141,6 +175,7 @@ class MarketData:
         self.key_id = key_id
         self.secret_key = secret_key
         self.recorded = Recorded()
+        self.building: dict[str, BarBuilder] = {}
         self.hub = StreamHub(key_id, secret_key, STOCK_CHANNELS, STOCK_REPLY, drop_after)
 
     def register(self, app: web.Application) -> None:
@@ -259,6 +294,14 @@ class MarketData:
         await self.hub.deliver(
             tick.symbol, [("quotes", {"T": "q", **quote}), ("trades", {"T": "t", **trade})], ns
         )
+        bar = self.building.setdefault(
+            tick.symbol, BarBuilder(ns, tick.price, tick.price, tick.price, tick.price)
+        )
+        bar.add(tick.price, tick.size)
+        if tick.closes_bar:
+            # The bar of the day just replayed: the real daily bar's prices at cent precision.
+            del self.building[tick.symbol]
+            await self.hub.deliver(tick.symbol, [("bars", bar.message())], bar.start_ns)
 
     async def close(self) -> None:
         await self.hub.close()

@@ -44,6 +44,8 @@ class Tick:
     ask: Decimal
     size: Decimal
     price: Decimal
+    #: The last tick of its symbol's day: the stream's bar of that day is complete.
+    closes_bar: bool = False
 
 
 def load_daily_bars(data_dir: Path = DEFAULT_DATA) -> dict[str, list[DailyBar]]:
@@ -83,7 +85,16 @@ def intraday_path(bars: dict[str, list[DailyBar]], seed: int) -> Iterator[Tick]:
             bar = series[day % length]
             extremes = [bar.high, bar.low] if rng.random() < 0.5 else [bar.low, bar.high]
             size = max(Decimal(1), (bar.volume / 1_000_000).to_integral_value())
-            for point in (bar.open, *extremes, bar.close):
+            points = (bar.open, *extremes, bar.close)
+            for i, point in enumerate(points):
                 price = point.quantize(CENT)
-                yield Tick(symbol, day % length, price - CENT, price + CENT, size * 100, price)
+                yield Tick(
+                    symbol,
+                    day % length,
+                    price - CENT,
+                    price + CENT,
+                    size * 100,
+                    price,
+                    closes_bar=i == len(points) - 1,
+                )
         day += 1
