@@ -116,6 +116,50 @@ def test_pyrt_sim_never_prints_a_secret_from_the_environment() -> None:
     assert secret[4:] not in output
 
 
+def test_faults_come_from_the_configuration_and_options_override_them(tmp_path: Path) -> None:
+    config = tmp_path / "appliance.toml"
+    text = (ROOT / "config" / "appliance.toml").read_text()
+    config.write_text(
+        text.replace("throttle_every = 0 ", "throttle_every = 2 ")
+        .replace("reject_every = 0 ", "reject_every = 1 ")
+        .replace(
+            'data_dir = "../../shared/data"', f'data_dir = "{ROOT.parent / "shared" / "data"}"'
+        )
+    )
+    port = free_port()
+    process = start_sim(port, "--config", str(config), "--reject-every", "0", env=environment())
+    try:
+        printed_text = banner(process)
+        key = printed(printed_text, "APCA_API_KEY_ID")
+        secret = printed(printed_text, "APCA_API_SECRET_KEY")
+        headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
+        get_account(port, headers)
+        answers = [
+            requests.get(f"http://127.0.0.1:{port}/v2/clock", headers=headers, timeout=5)
+            for _ in range(6)
+        ]
+        throttled = [r for r in answers if r.status_code == 429]
+        assert len(throttled) == 3, [r.status_code for r in answers]
+        assert "X-Ratelimit-Reset" in throttled[0].headers
+        order = {
+            "symbol": "AAPL",
+            "qty": "1",
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+        }
+        while (
+            placed := requests.post(
+                f"http://127.0.0.1:{port}/v2/orders", json=order, headers=headers, timeout=5
+            )
+        ).status_code == 429:
+            pass
+        assert placed.status_code == 200, "--reject-every 0 overrides the file's reject_every = 1"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_speed_settings() -> None:
     assert ticks_per_second("max") == 0.0
     assert ticks_per_second("realtime") == 1.0

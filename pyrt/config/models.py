@@ -75,12 +75,39 @@ class Broker(Strict):
     )
 
 
+#: "Every n-th" / "after n": 0 means never.
+EveryNth = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class SimFaults(Strict):
+    """Faults the simulator injects into what the daemons see; all off by default. `pyrt sim`
+    options override each one."""
+
+    # Every n-th REST request answered 503.
+    server_error_every: EveryNth = 0
+    # Every n-th REST request answered 429 with Alpaca's rate-limit headers (a 429 storm).
+    throttle_every: EveryNth = 0
+    # Every order acknowledgement delayed this long.
+    ack_delay_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    # Each trade_updates connection closed after this many events.
+    drop_stream_after: EveryNth = 0
+    # Each market-data stream connection closed after this many messages.
+    drop_data_stream_after: EveryNth = 0
+    # Every n-th order accepted but answered 504, as if the acknowledgement were lost.
+    lost_ack_every: EveryNth = 0
+    # Every n-th order rejected.
+    reject_every: EveryNth = 0
+    # Partial fills: the share of the displayed size an order may take per quote (10000 = all).
+    fill_fraction_bps: Annotated[int, Field(ge=1, le=10_000)] = 10_000
+
+
 class Sim(Strict):
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     port: Port = 8765
     speed: Annotated[str, Field(pattern=r"^(max|realtime|[0-9]+(\.[0-9]+)?)$")] = "max"
     seed: Annotated[int, Field(ge=0)] = 0
     data_dir: Annotated[str, Field(min_length=1)]
+    faults: SimFaults = Field(default_factory=SimFaults)
 
 
 class Universe(Strict):

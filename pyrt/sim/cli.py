@@ -45,22 +45,27 @@ def sim(
     secret_key: Annotated[
         str | None, typer.Option(help="API secret clients must send (default: generated)")
     ] = None,
-    error_every: Annotated[int, typer.Option(help="fault: answer every n-th request 503")] = 0,
-    throttle_every: Annotated[int, typer.Option(help="fault: answer every n-th request 429")] = 0,
-    ack_delay_ms: Annotated[int, typer.Option(help="fault: delay order acks")] = 0,
+    error_every: Annotated[
+        int | None,
+        typer.Option(help="fault: answer every n-th request 503"),
+    ] = None,
+    throttle_every: Annotated[
+        int | None, typer.Option(help="fault: answer every n-th request 429")
+    ] = None,
+    ack_delay_ms: Annotated[int | None, typer.Option(help="fault: delay order acks")] = None,
     drop_stream_after: Annotated[
-        int, typer.Option(help="fault: close trade_updates after n events")
-    ] = 0,
+        int | None, typer.Option(help="fault: close trade_updates after n events")
+    ] = None,
     drop_data_stream_after: Annotated[
-        int, typer.Option(help="fault: close market-data streams after n messages")
-    ] = 0,
+        int | None, typer.Option(help="fault: close market-data streams after n messages")
+    ] = None,
     lose_ack_every: Annotated[
-        int, typer.Option(help="fault: accept every n-th order but answer 504")
-    ] = 0,
-    reject_every: Annotated[int, typer.Option(help="fault: reject every n-th order")] = 0,
+        int | None, typer.Option(help="fault: accept every n-th order but answer 504")
+    ] = None,
+    reject_every: Annotated[int | None, typer.Option(help="fault: reject every n-th order")] = None,
     fill_fraction_bps: Annotated[
-        int, typer.Option(help="partial fills: share of displayed size per quote")
-    ] = 10_000,
+        int | None, typer.Option(help="partial fills: share of displayed size per quote")
+    ] = None,
     requests_per_minute: Annotated[int, typer.Option(help="REST rate limit")] = 200,
     crypto_speed: Annotated[
         float, typer.Option(help="crypto order-book replay, times real time")
@@ -70,7 +75,8 @@ def sim(
         typer.Option(help='replay pace: "realtime" (1 tick/s), a factor of it, or "max"'),
     ] = None,
 ) -> None:
-    """Start the Alpaca-compatible simulator and print the URLs and keys to use."""
+    """Start the Alpaca-compatible simulator and print the URLs and keys to use. Fault options
+    left out take their value from the configuration's [sim.faults]."""
     try:
         appliance = load_appliance(config)
     except ConfigError as exc:
@@ -91,18 +97,23 @@ def sim(
     if secret_key:
         keys_from = "the command line"
     pace = ticks_per_second(speed or appliance.sim.speed)
+    configured = appliance.sim.faults
+
+    def fault(given: int | None, default: int) -> int:
+        return default if given is None else given
+
     sim_config = SimConfig(
         key_id or keys[0],
         secret_key or keys[1],
         requests_per_minute=requests_per_minute,
         ticks_per_second=pace,
         faults=Faults(
-            server_error_every=error_every,
-            throttle_every=throttle_every,
-            ack_delay_ms=ack_delay_ms,
-            drop_stream_after=drop_stream_after,
-            lost_ack_every=lose_ack_every,
-            drop_data_stream_after=drop_data_stream_after,
+            server_error_every=fault(error_every, configured.server_error_every),
+            throttle_every=fault(throttle_every, configured.throttle_every),
+            ack_delay_ms=fault(ack_delay_ms, configured.ack_delay_ms),
+            drop_stream_after=fault(drop_stream_after, configured.drop_stream_after),
+            lost_ack_every=fault(lose_ack_every, configured.lost_ack_every),
+            drop_data_stream_after=fault(drop_data_stream_after, configured.drop_data_stream_after),
         ),
     )
     data_dir = (config.parent / appliance.sim.data_dir).resolve()
@@ -110,8 +121,8 @@ def sim(
         sim_config,
         seed=appliance.sim.seed,
         data_dir=data_dir,
-        max_fill_fraction_bps=fill_fraction_bps,
-        reject_every_nth=reject_every,
+        max_fill_fraction_bps=fault(fill_fraction_bps, configured.fill_fraction_bps),
+        reject_every_nth=fault(reject_every, configured.reject_every),
         crypto_speed=crypto_speed,
     )
     typer.echo(describe(host, port, sim_config, keys_from))

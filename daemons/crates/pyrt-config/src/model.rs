@@ -100,6 +100,38 @@ pub struct Sim {
     #[serde(default)]
     pub seed: u64,
     pub data_dir: String,
+    /// Read by the simulator (Python); the daemons only accept the table.
+    #[serde(default)]
+    pub faults: SimFaults,
+}
+
+/// Faults the simulator injects (`[sim.faults]`); ranges are the JSON Schema's.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimFaults {
+    pub server_error_every: u32,
+    pub throttle_every: u32,
+    pub ack_delay_ms: u32,
+    pub drop_stream_after: u32,
+    pub drop_data_stream_after: u32,
+    pub lost_ack_every: u32,
+    pub reject_every: u32,
+    pub fill_fraction_bps: u32,
+}
+
+impl Default for SimFaults {
+    fn default() -> Self {
+        Self {
+            server_error_every: 0,
+            throttle_every: 0,
+            ack_delay_ms: 0,
+            drop_stream_after: 0,
+            drop_data_stream_after: 0,
+            lost_ack_every: 0,
+            reject_every: 0,
+            fill_fraction_bps: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
