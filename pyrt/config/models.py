@@ -66,6 +66,8 @@ class Broker(Strict):
     data_base_url: Annotated[str, Field(pattern=r"^https?://[^/\s]+(/\S*)?$")]
     data_stream_url: Annotated[str, Field(pattern=r"^wss?://[^/\s]+(/\S*)?$")]
     data_feed: Literal["iex", "sip"]
+    # Frames of the market-data stream: MessagePack (smaller, faster to parse) or JSON.
+    data_stream_encoding: Literal["msgpack", "json"] = "msgpack"
     key_id_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "APCA_API_KEY_ID"
     # The name of an environment variable, not a secret.
     secret_key_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "APCA_API_SECRET_KEY"  # noqa: S105

@@ -62,6 +62,9 @@ pub struct Broker {
     pub data_base_url: String,
     pub data_stream_url: String,
     pub data_feed: String,
+    /// `msgpack` or `json` (the schema allows no other).
+    #[serde(default = "default_data_stream_encoding")]
+    pub data_stream_encoding: String,
     #[serde(default = "default_key_id_env")]
     pub key_id_env: String,
     #[serde(default = "default_secret_key_env")]
@@ -70,6 +73,10 @@ pub struct Broker {
     pub requests_per_minute: u32,
     #[serde(default = "default_crypto_stream_url")]
     pub crypto_stream_url: String,
+}
+
+fn default_data_stream_encoding() -> String {
+    "msgpack".into()
 }
 
 fn default_crypto_stream_url() -> String {

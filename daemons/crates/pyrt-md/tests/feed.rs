@@ -1,6 +1,6 @@
 //! The md daemon against the project's simulator, a real process over a real socket: events from
-//! the replayed feed reach the md ring, a killed feed becomes a Gap event, SIGTERM-style shutdown
-//! leaves the daemon marked stopped.
+//! the replayed feed reach the md ring (MessagePack frames; JSON in the backfill test), a killed
+//! feed becomes a Gap event, SIGTERM-style shutdown leaves the daemon marked stopped.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ fn start_md(
     name: &str,
     backfill: bool,
     crypto: bool,
+    encoding: Encoding,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<Result<(), pyrt_md::MdError>>,
@@ -36,7 +37,7 @@ fn start_md(
         symbols: vec!["AAPL".into(), "MSFT".into(), "GOOGL".into()],
         stream_url: sim.ws_url("/v2/iex"),
         credentials: credentials.clone(),
-        encoding: Encoding::MessagePack,
+        encoding,
         heartbeat: Duration::from_millis(50),
         metrics: None,
         histogram: HistogramSpec {
@@ -80,7 +81,8 @@ fn replayed_feed_reaches_the_ring_and_a_lost_feed_is_a_gap() {
     let Some(mut sim) = Simulator::start(&["--speed", "200"]) else {
         return;
     };
-    let (stop, daemon, runtime_dir, mut reader) = start_md(&sim, "md-feed", false, false);
+    let (stop, daemon, runtime_dir, mut reader) =
+        start_md(&sim, "md-feed", false, false, Encoding::MessagePack);
     let (mut quotes, mut trades) = (0, 0);
     while quotes < 10 || trades < 10 {
         match reader.read(Duration::from_secs(30)).unwrap() {
@@ -129,7 +131,8 @@ fn after_a_dropped_feed_the_gap_is_backfilled_through_rest_without_duplicates() 
     let Some(sim) = Simulator::start(&["--speed", "200", "--drop-data-stream-after", "60"]) else {
         return;
     };
-    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-backfill", true, false);
+    let (stop, daemon, _dir, mut reader) =
+        start_md(&sim, "md-backfill", true, false, Encoding::Json);
     let mut trade_ids: Vec<u64> = Vec::new();
     let (mut gaps, mut backfilled) = (0, 0);
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -178,7 +181,8 @@ fn crypto_order_books_become_l2_books_and_top_of_book_quotes() {
     let Some(sim) = Simulator::start(&["--speed", "50", "--crypto-speed", "40"]) else {
         return;
     };
-    let (stop, daemon, _dir, mut reader) = start_md(&sim, "md-crypto", false, true);
+    let (stop, daemon, _dir, mut reader) =
+        start_md(&sim, "md-crypto", false, true, Encoding::MessagePack);
     let (btc, eth) = (3, 4);
     let mut deltas = [0u32; 5];
     let mut tops = [0u32; 5];

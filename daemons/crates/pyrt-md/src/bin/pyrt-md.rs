@@ -17,7 +17,11 @@ fn main() -> anyhow::Result<()> {
         symbols: appliance.universe.symbols.clone(),
         stream_url: appliance.broker.data_stream_url.clone(),
         credentials,
-        encoding: Encoding::MessagePack,
+        encoding: if appliance.broker.data_stream_encoding == "json" {
+            Encoding::Json
+        } else {
+            Encoding::MessagePack
+        },
         heartbeat: launch.heartbeat(),
         metrics: launch.metrics(),
         histogram: launch.histogram(),
