@@ -63,11 +63,12 @@ class Running:
         trade: str | None = None,
         *,
         closes_bar: bool = False,
+        day: int = 0,
     ) -> None:
         """One replay step, run on the server's loop so it never races a request handler."""
         t = Tick(
             symbol,
-            0,
+            day,
             Decimal(bid),
             Decimal(ask),
             Decimal(size),

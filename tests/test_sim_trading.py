@@ -389,6 +389,30 @@ def test_trade_updates_stream_delivers_fills(sim: Running, client: TradingClient
     assert fill.position_qty == 3  # type: ignore[attr-defined]
 
 
+def test_day_orders_expire_when_the_replayed_day_closes(
+    sim: Running, client: TradingClient
+) -> None:
+    def rest(tif: TimeInForce) -> str:
+        order = client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL", qty=1, side=OrderSide.BUY, limit_price=150, time_in_force=tif
+            )
+        )
+        return str(order.id)  # type: ignore[union-attr]
+
+    day, gtc = rest(TimeInForce.DAY), rest(TimeInForce.GTC)
+    sim.tick("AAPL", "189.99", "190.01")  # the same day: nothing changes
+    assert client.get_order_by_id(day).status == OrderStatus.NEW  # type: ignore[union-attr]
+    sim.tick("AAPL", "191.99", "192.01", day=1)
+    assert client.get_order_by_id(day).status == OrderStatus.EXPIRED  # type: ignore[union-attr]
+    assert client.get_order_by_id(gtc).status == OrderStatus.NEW  # type: ignore[union-attr]
+    expired = [u for u in sim.sim.venue.orders.values() if u.status == "expired"]
+    assert [o.time_in_force for o in expired] == ["day"]
+    # The account no longer holds buying power for it.
+    held = Decimal(str(client.get_account().buying_power))  # type: ignore[union-attr]
+    assert held == Decimal(100_000) - 150
+
+
 @pytest.fixture
 def roomy() -> Iterator[Running]:
     """A simulator whose rate limit a fuzz run (and its shrinking) cannot spend."""

@@ -132,6 +132,8 @@ class Simulator:
         self.submissions: dict[str, int] = {}
         self.streams: set[web.WebSocketResponse] = set()
         self.sockets: set[web.WebSocketResponse] = set()
+        #: The replayed day of the last tick: when it changes, that day's session has closed.
+        self.day: int | None = None
         self.app = self.build()
 
     # ---- middleware -----------------------------------------------------------------------
@@ -503,7 +505,11 @@ class Simulator:
 
     async def advance(self, tick: Tick) -> None:
         """One replay step: the venue matches against it, data subscribers see it, and order
-        events go out on trade_updates."""
+        events go out on trade_updates. The first tick of a new replayed day closes the previous
+        day's session first: its day orders expire, as Alpaca's do at the close."""
+        if self.day is not None and tick.bar != self.day:
+            self.venue.end_of_session()
+        self.day = tick.bar
         self.venue.on_quote(tick.symbol, tick.bid, tick.size, tick.ask, tick.size)
         self.venue.on_trade(tick.symbol, tick.price, tick.size)
         if self.data is not None:
