@@ -199,10 +199,14 @@ def trading_dashboard() -> dict[str, Any]:
             ),
             _panel(
                 "Models",
-                [(rate.format("pyrt_models_total"), "{{kind}}")],
+                [
+                    ("pyrt_model_generation", "generation in use"),
+                    ('increase(pyrt_models_total{kind="swapped"}[5m])', "swapped, 5 min"),
+                    ('increase(pyrt_models_total{kind="rejected"}[5m])', "refused, 5 min"),
+                ],
                 (12, 21, 12, 8),
-                unit="ops",
-                description="Swaps and refusals of models dropped into the watched directory.",
+                description="The model generation scoring now, and swaps and refusals of "
+                "models dropped into the watched directory.",
             ),
         ],
     )

@@ -23,7 +23,7 @@ use pyrt_ring::{
     Received, RingError, WaitStrategy, names,
 };
 use pyrt_runtime::systemd;
-use pyrt_telemetry::{Counter, HistogramSpec, StageRecorder, Telemetry};
+use pyrt_telemetry::{Counter, Gauge, HistogramSpec, StageRecorder, Telemetry};
 use pyrt_types::{Gap, Qty, Quote, RawEvent, Side, Signal, SymbolTable, Timestamp};
 
 /// The strategy daemon's slot in the control block.
@@ -166,6 +166,8 @@ struct Metrics {
     fills: Counter,
     external_fills: Counter,
     scored_only: Counter,
+    /// The control block's model generation: which model the signals come from.
+    model_generation: Gauge,
 }
 
 fn elapsed_ns(since: Instant) -> u64 {
@@ -345,6 +347,12 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             fills: telemetry.counter("fills", "received")?,
             external_fills: telemetry.counter("fills", "external")?,
             scored_only: telemetry.counter("scores", "not_traded")?,
+            model_generation: telemetry.gauge(
+                "model_generation",
+                "Generation of the model the strategy scores with (bumped by each swap).",
+                None,
+                0,
+            )?,
         },
     };
     let status_path = config.runtime_dir.join(MODEL_STATUS);
@@ -465,6 +473,10 @@ pub fn run(config: &StrategyConfig, stop: &AtomicBool) -> Result<(), StrategyErr
             control.heartbeat(CONTROL_SLOT)?;
             systemd::watchdog();
             strategy.signals.heartbeat();
+            strategy
+                .metrics
+                .model_generation
+                .set(i64::try_from(control.model_generation()).unwrap_or(i64::MAX));
             for stage in [
                 &mut strategy.metrics.features,
                 &mut strategy.metrics.inference,
