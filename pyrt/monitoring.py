@@ -14,6 +14,8 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -317,6 +319,32 @@ def write(config: Path = ROOT / "config" / "appliance.toml") -> list[Path]:
         path.write_text(render_dashboard(dashboard))
         written.append(path)
     return written
+
+
+def read_gauges(port: int, timeout_s: float = 2.0) -> dict[str, Decimal]:
+    """A daemon's gauges from its metrics endpoint, ``name`` or ``name{label}`` → exact value.
+    Raises OSError when the daemon does not answer."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        text = response.read().decode()
+    types = dict(re.findall(r"^# TYPE (\w+) (\w+)$", text, re.MULTILINE))
+    found = re.findall(r'^(pyrt_\w+)\{daemon="\w+"(?:,\w+="([^"]+)")?\} (\S+)$', text, re.MULTILINE)
+    return {
+        f"{name.removeprefix('pyrt_')}{{{label}}}" if label else name.removeprefix("pyrt_"): (
+            Decimal(value)
+        )
+        for name, label, value in found
+        if types.get(name) == "gauge"
+    }
+
+
+def positions(gauges: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Non-zero positions by symbol, from risk's gauges."""
+    return {
+        key.removeprefix("position{").removesuffix("}"): value
+        for key, value in gauges.items()
+        if key.startswith("position{") and value != 0
+    }
 
 
 def prometheus_available() -> bool:

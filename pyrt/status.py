@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pyrt import _core
+from pyrt import _core, monitoring
 from pyrt.config import ConfigError, load_appliance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,3 +76,20 @@ def status(
         console.print(f"{path} is not a usable control block: {exc}")
         raise typer.Exit(1) from exc
     render(block, console)
+    console.print(risk_book(config))
+
+
+def risk_book(config: Path) -> str:
+    """One line of what risk knows of the account, from its gauges."""
+    try:
+        port = load_appliance(config).daemons.risk.metrics_port
+        gauges = monitoring.read_gauges(port, timeout_s=1.0)
+    except (ConfigError, OSError):
+        return "risk's book: its metrics endpoint does not answer"
+    held = ", ".join(f"{s} {q}" for s, q in monitoring.positions(gauges).items()) or "flat"
+    value = {k: gauges.get(k, "?") for k in ("pnl_day", "daily_loss_limit", "open_orders")}
+    return (
+        f"risk's book: {held}; P&L today {value['pnl_day']} (loss limit "
+        f"{value['daily_loss_limit']}); open orders {value['open_orders']}; exposure gross "
+        f"{gauges.get('gross_exposure', '?')}, net {gauges.get('net_exposure', '?')}"
+    )

@@ -13,8 +13,9 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -51,14 +52,11 @@ def wait_for(
 
 
 def gauges(port: int) -> dict[str, Decimal]:
-    """A daemon's gauges, ``name`` or ``name{label}`` → exact value; empty while it is down."""
+    """A daemon's gauges; empty while it is down."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+        return monitoring.read_gauges(port)
     except OSError:
         return {}
-    found = re.findall(r'^pyrt_(\w+)\{daemon="\w+"(?:,\w+="([^"]+)")?\} (\S+)$', text, re.M)
-    return {f"{name}{{{label}}}" if label else name: Decimal(v) for name, label, v in found}
 
 
 def gauge(port: int, name: str) -> Decimal | None:
@@ -66,12 +64,7 @@ def gauge(port: int, name: str) -> Decimal | None:
 
 
 def positions(port: int) -> dict[str, Decimal]:
-    """Non-zero positions from risk's gauges, by symbol."""
-    return {
-        key[len("position{") : -1]: value
-        for key, value in gauges(port).items()
-        if key.startswith("position{") and value != 0
-    }
+    return monitoring.positions(gauges(port))
 
 
 def counter(port: int, name: str) -> float:
@@ -230,6 +223,18 @@ def test_a_session_end_to_end(session: Session) -> None:
     )
     assert rebuilds()[-1] > 0, f"the successor replayed nothing: {rebuilds()}"
     assert gauge(risk_port, "kill_switch") == 1, "the successor honours the kill switch"
+    shown = subprocess.run(
+        [sys.executable, "-m", "pyrt.cli", "status", "--config", str(session.layout.config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    assert "ENGAGED" in shown
+    book = next(line for line in shown.splitlines() if line.startswith("risk's book:"))
+    for symbol, qty in held.items():
+        assert f"{symbol} {qty}" in book, book
+    assert held or "flat" in book, book
     block.set_kill_switch(False, 0)
     wait_for("risk sending again", lambda: counter(risk_port, "intents{sent}") >= 1, context=why)
 
