@@ -17,6 +17,13 @@ from conftest import free_port
 from pyrt.sim.cli import ticks_per_second
 
 ROOT = Path(__file__).resolve().parents[1]
+MARKET_ORDER = {
+    "symbol": "AAPL",
+    "qty": "1",
+    "side": "buy",
+    "type": "market",
+    "time_in_force": "day",
+}
 
 
 def environment(**variables: str) -> dict[str, str]:
@@ -80,14 +87,9 @@ def test_pyrt_sim_prints_urls_and_keys_and_serves() -> None:
         assert response.status_code == 200
         assert response.json()["cash"] == "100000"
         assert requests.get(f"http://127.0.0.1:{port}/v2/account", timeout=2).status_code == 401
-        order = {
-            "symbol": "AAPL",
-            "qty": "1",
-            "side": "buy",
-            "type": "market",
-            "time_in_force": "day",
-        }
-        lost = requests.post(f"http://127.0.0.1:{port}/v2/orders", json=order, headers=headers)
+        lost = requests.post(
+            f"http://127.0.0.1:{port}/v2/orders", json=MARKET_ORDER, headers=headers
+        )
         assert lost.status_code == 504, "fault options reach the server"
     finally:
         process.terminate()
@@ -141,16 +143,9 @@ def test_faults_come_from_the_configuration_and_options_override_them(tmp_path: 
         throttled = [r for r in answers if r.status_code == 429]
         assert len(throttled) == 3, [r.status_code for r in answers]
         assert "X-Ratelimit-Reset" in throttled[0].headers
-        order = {
-            "symbol": "AAPL",
-            "qty": "1",
-            "side": "buy",
-            "type": "market",
-            "time_in_force": "day",
-        }
         while (
             placed := requests.post(
-                f"http://127.0.0.1:{port}/v2/orders", json=order, headers=headers, timeout=5
+                f"http://127.0.0.1:{port}/v2/orders", json=MARKET_ORDER, headers=headers, timeout=5
             )
         ).status_code == 429:
             pass
