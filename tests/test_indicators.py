@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyrt._core import indicators as ind
+from research.data import shared_bars, tiled_bars
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RTOL = 1e-9
@@ -38,6 +39,9 @@ def ohlcv(seed: int, n: int) -> tuple[np.ndarray[Any, Any], ...]:
     low = close * (1 - np.abs(rng.normal(0, 0.005, n)))
     volume = rng.integers(100, 10_000, n).astype(float)
     return high, low, close, volume
+
+
+OHLCV = ("high", "low", "close", "volume")
 
 
 def orcl() -> pd.DataFrame:
@@ -103,6 +107,35 @@ def test_any_period_matches_talib(period: int, seed: int) -> None:
     assert_same(ind.ema(close, period), talib.EMA(close, period), "EMA")
     assert_same(ind.wma(close, period), talib.WMA(close, period), "WMA")
     assert_same(ind.rsi(close, period), talib.RSI(close, period), "RSI")
+
+
+def test_equal_to_talib_on_a_long_series() -> None:
+    """300,000 bars: long enough for a running sum's drift or a variance's cancellation to pass
+    1e-9 (the raw-squares BBANDS and the never-rebuilt WMA sums did; TA-Lib 0.8 avoids both)."""
+    bars = tiled_bars(shared_bars("ORCL"), 300_000)
+    cols = [np.ascontiguousarray(bars[k].to_numpy(np.float64)) for k in OHLCV]
+    for name, ours, theirs in CASES:
+        compare(name, ours(*cols), theirs(*cols))
+
+
+def test_outputs_are_new_arrays_of_their_own() -> None:
+    x = np.linspace(10.0, 20.0, 50) + np.sin(np.arange(50))
+    outputs = [ind.sma(x, 5), *ind.macd(x, 3, 6, 2), *ind.bbands(x, 5), *ind.stoch(x, x, x)]
+    for a in outputs:
+        assert a.dtype == np.float64
+        assert a.shape == x.shape
+        assert a.flags.c_contiguous
+        assert a.flags.writeable
+        assert a.flags.owndata
+        assert not np.shares_memory(a, x)
+    for i, a in enumerate(outputs):
+        for b in outputs[i + 1 :]:
+            assert not np.shares_memory(a, b)
+    empty = np.array([], dtype=float)
+    assert ind.ema(empty, 3).shape == (0,)
+    assert all(a.shape == (0,) for a in ind.bbands(empty, 5))
+    assert np.isnan(ind.rsi(x[:14], 14)).all()
+    assert all(np.isnan(a).all() for a in ind.macd(x[:6], 3, 6, 2))
 
 
 def test_worked_examples_where_conventions_agree() -> None:

@@ -1,5 +1,7 @@
 //! Moving averages: simple, exponential (SMA-seeded, as TA-Lib), weighted.
 
+use crate::column::{Column, check_columns, collect};
+use crate::fma::fma_dispatch;
 use crate::window::Window;
 use crate::{Indicator, IndicatorError, check_period};
 
@@ -27,28 +29,35 @@ impl Sma {
     /// time (the same additions and subtractions in the same order), but reading the trailing
     /// value from the input instead of a ring: about twice as fast on long series.
     pub fn batch(values: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
+        let [out] = collect(values.len(), |out| Self::batch_into(values, period, out))?;
+        Ok(out)
+    }
+
+    #[inline(never)]
+    pub(crate) fn batch_into(
+        values: &[f64],
+        period: usize,
+        out: &mut [Column<'_>; 1],
+    ) -> Result<(), IndicatorError> {
         check_period("SMA period", period, 1)?;
-        if values.len() < period {
-            return Ok(vec![f64::NAN; values.len()]);
+        check_columns(out, values.len())?;
+        let [out] = out;
+        let lookback = period - 1;
+        if values.len() <= lookback {
+            out.push_n(f64::NAN, values.len());
+            return Ok(());
         }
-        // Each output written once (no NaN fill to overwrite): the series is memory-bound.
-        let mut out = Vec::with_capacity(values.len());
-        out.resize(period - 1, f64::NAN);
+        out.push_n(f64::NAN, lookback);
         #[allow(clippy::cast_precision_loss)]
         let n = period as f64;
-        let mut sum = values[..period - 1].iter().fold(0.0, |s, &x| s + x);
-        out.extend(
-            values[period - 1..]
-                .iter()
-                .zip(values)
-                .map(|(&x, &trailing)| {
-                    sum += x;
-                    let mean = sum / n;
-                    sum -= trailing;
-                    mean
-                }),
-        );
-        Ok(out)
+        let mut sum = values[..lookback].iter().fold(0.0, |s, &x| s + x);
+        let mut rows = out.rows();
+        for (&x, &trailing) in values[lookback..].iter().zip(values) {
+            sum += x;
+            rows.push([sum / n]);
+            sum -= trailing;
+        }
+        Ok(())
     }
 }
 
@@ -110,6 +119,52 @@ impl Ema {
             seed_sum: 0.0,
             value: 0.0,
         })
+    }
+}
+
+impl Ema {
+    /// The whole series at once: [`Ema::new`] fed one value at a time, except that the step
+    /// `(x - ema) * k + ema` is one fused multiply-add, as TA-Lib 0.8 computes it (the
+    /// incremental object rounds the product first; the two differ in the last bits, rarely).
+    pub fn batch(values: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
+        let [out] = collect(values.len(), |out| Self::batch_into(values, period, out))?;
+        Ok(out)
+    }
+
+    #[inline(never)]
+    pub(crate) fn batch_into(
+        values: &[f64],
+        period: usize,
+        out: &mut [Column<'_>; 1],
+    ) -> Result<(), IndicatorError> {
+        check_period("EMA period", period, 1)?;
+        check_columns(out, values.len())?;
+        let [out] = out;
+        ema_into(values, period, out);
+        Ok(())
+    }
+}
+
+fma_dispatch!(fn ema_into(values: &[f64], period: usize, out: &mut Column<'_>) => ema_kernel);
+
+// Inlined into each target-feature copy of its dispatcher, or `mul_add` becomes a libm call.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn ema_kernel(values: &[f64], period: usize, out: &mut Column<'_>) {
+    let lookback = period - 1;
+    if values.len() <= lookback {
+        out.push_n(f64::NAN, values.len());
+        return;
+    }
+    out.push_n(f64::NAN, lookback);
+    #[allow(clippy::cast_precision_loss)]
+    let (n, k) = (period as f64, 2.0 / (period as f64 + 1.0));
+    let mut ema = values[..period].iter().fold(0.0, |s, &x| s + x) / n;
+    out.push(ema);
+    let mut rows = out.rows();
+    for &x in &values[period..] {
+        ema = (x - ema).mul_add(k, ema);
+        rows.push([ema]);
     }
 }
 
@@ -178,6 +233,76 @@ impl Wma {
     }
 }
 
+/// TA-Lib 0.8 rebuilds WMA's running sums from the window on every `8 * period`-th output, so
+/// their rounding no longer accumulates over the whole series.
+const WMA_RESEED_PERIODS: usize = 8;
+
+impl Wma {
+    /// The whole series at once: the incremental recurrence, plus TA-Lib 0.8's periodic rebuild
+    /// of both running sums (every `8 * period` outputs, from the window, in input order). Equal
+    /// bit for bit to [`Wma::update`] until the first rebuild; after it the incremental object
+    /// keeps the drift of a never-rebuilt sum (about 5e-8 relative after a million bars), the
+    /// batch form stays within rounding of the exact weighted mean. For the same reason a `NaN`
+    /// input stops poisoning the batch output at the first rebuild after it left the window.
+    pub fn batch(values: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
+        let [out] = collect(values.len(), |out| Self::batch_into(values, period, out))?;
+        Ok(out)
+    }
+
+    #[inline(never)]
+    pub(crate) fn batch_into(
+        values: &[f64],
+        period: usize,
+        out: &mut [Column<'_>; 1],
+    ) -> Result<(), IndicatorError> {
+        check_period("WMA period", period, 1)?;
+        check_columns(out, values.len())?;
+        let [out] = out;
+        let lookback = period - 1;
+        if values.len() <= lookback {
+            out.push_n(f64::NAN, values.len());
+            return Ok(());
+        }
+        out.push_n(f64::NAN, lookback);
+        #[allow(clippy::cast_precision_loss)]
+        let (weight, divider) = (period as f64, (period * (period + 1) / 2) as f64);
+        // Σ weight·x and Σ x over the window: TA-Lib's periodSum and periodSub.
+        let (mut weighted, mut plain) = (0.0, 0.0);
+        for (i, &x) in values[..lookback].iter().enumerate() {
+            plain += x;
+            #[allow(clippy::cast_precision_loss)]
+            let w = (i + 1) as f64;
+            weighted += x * w;
+        }
+        let mut trailing = 0.0;
+        let mut until_reseed = WMA_RESEED_PERIODS * period;
+        let mut rows = out.rows();
+        for i in lookback..values.len() {
+            until_reseed -= 1;
+            let total = if until_reseed == 0 {
+                until_reseed = WMA_RESEED_PERIODS * period;
+                let window = &values[i - lookback..=i];
+                plain = window.iter().fold(0.0, |s, &x| s + x);
+                #[allow(clippy::cast_precision_loss)]
+                let total = window
+                    .iter()
+                    .enumerate()
+                    .fold(0.0, |s, (j, &x)| s + (j + 1) as f64 * x);
+                total
+            } else {
+                let x = values[i];
+                plain += x;
+                plain -= trailing;
+                weighted + x * weight
+            };
+            trailing = values[i - lookback];
+            rows.push([total / divider]);
+            weighted = total - plain;
+        }
+        Ok(())
+    }
+}
+
 impl Indicator for Wma {
     type Input = f64;
     type Output = f64;
@@ -219,6 +344,7 @@ impl Indicator for Wma {
 mod tests {
     use super::*;
     use crate::run;
+    use crate::testing::{Bars, assert_close, assert_same_bits, incremental, lengths};
 
     #[test]
     fn hand_computed_values() {
@@ -247,6 +373,94 @@ mod tests {
             proptest::prop_assert_eq!(batch.len(), incremental.len());
             for (b, i) in batch.iter().zip(&incremental) {
                 proptest::prop_assert_eq!(b.to_bits(), i.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn the_batch_ema_is_the_incremental_one_with_its_step_fused() {
+        let bars = Bars::walk(3000, 1);
+        for period in [1, 2, 3, 14, 30, 200] {
+            for n in lengths(period - 1, 3000) {
+                let x = &bars.close[..n];
+                let batch = Ema::batch(x, period).unwrap();
+                let [reference] =
+                    incremental(Ema::new(period).unwrap(), x.iter().copied(), |v| [v]);
+                assert_close(
+                    &batch,
+                    &reference,
+                    1e-13,
+                    0.0,
+                    &format!("EMA-{period}, {n}"),
+                );
+            }
+        }
+        // A NaN before the seed and one after: both poison what follows, in both forms.
+        let x = Bars::walk(400, 2).with_nans(&[3, 250]).close;
+        let batch = Ema::batch(&x, 10).unwrap();
+        let [reference] = incremental(Ema::new(10).unwrap(), x.iter().copied(), |v| [v]);
+        assert_close(&batch, &reference, 1e-13, 0.0, "EMA with NaN");
+        assert!(batch.iter().all(|v| v.is_nan()));
+        assert_eq!(Ema::batch(&x, 0).unwrap_err(), Ema::new(0).unwrap_err());
+    }
+
+    #[test]
+    fn the_batch_wma_is_the_incremental_one_until_it_rebuilds_its_sums() {
+        let bars = Bars::walk(5000, 3);
+        for period in [1, 2, 5, 30] {
+            // The first rebuild is on the `8 * period`-th output.
+            let before_rebuild = period - 1 + 8 * period - 1;
+            for n in lengths(period - 1, before_rebuild) {
+                let x = &bars.close[..n];
+                let batch = Wma::batch(x, period).unwrap();
+                let [reference] =
+                    incremental(Wma::new(period).unwrap(), x.iter().copied(), |v| [v]);
+                assert_same_bits(&batch, &reference, &format!("WMA-{period}, {n}"));
+            }
+            let x = &bars.close;
+            let batch = Wma::batch(x, period).unwrap();
+            let [reference] = incremental(Wma::new(period).unwrap(), x.iter().copied(), |v| [v]);
+            // What separates them is the incremental sums' drift, largest at short periods.
+            assert_close(&batch, &reference, 1e-9, 0.0, &format!("WMA-{period}"));
+            // The rebuilt sums stay at rounding of the weighted mean computed directly.
+            #[allow(clippy::cast_precision_loss)]
+            let divider = (period * (period + 1) / 2) as f64;
+            for (i, window) in x.windows(period).enumerate() {
+                #[allow(clippy::cast_precision_loss)]
+                let exact = window
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| (j + 1) as f64 * v)
+                    .sum::<f64>()
+                    / divider;
+                let got = batch[i + period - 1];
+                assert!(
+                    (got - exact).abs() <= 1e-13 * exact,
+                    "WMA-{period}[{i}]: {got} {exact}"
+                );
+            }
+        }
+        // A NaN poisons both forms' sums; the batch form's next rebuild after the NaN has left
+        // the window clears them (the 72nd output of WMA-9, bar 79), the incremental object's
+        // never.
+        let x = Bars::walk(400, 4).with_nans(&[3]).close;
+        let batch = Wma::batch(&x, 9).unwrap();
+        let [reference] = incremental(Wma::new(9).unwrap(), x.iter().copied(), |v| [v]);
+        assert_same_bits(&batch[..79], &reference[..79], "WMA with NaN");
+        assert!(reference[79..].iter().all(|v| v.is_nan()));
+        let clean = Wma::batch(&x[4..], 9).unwrap();
+        assert_close(&batch[79..], &clean[75..], 1e-13, 0.0, "WMA after NaN");
+        assert_eq!(Wma::batch(&x, 0).unwrap_err(), Wma::new(0).unwrap_err());
+    }
+
+    #[test]
+    fn the_batch_sma_handles_short_inputs_and_nan() {
+        let x = Bars::walk(300, 5).with_nans(&[100]).close;
+        for period in [1, 2, 30] {
+            for n in lengths(period - 1, x.len()) {
+                let batch = Sma::batch(&x[..n], period).unwrap();
+                let reference = run(Sma::new(period).unwrap(), x[..n].iter().copied());
+                assert_same_bits(&batch, &reference, &format!("SMA-{period}, {n}"));
             }
         }
     }

@@ -1,20 +1,24 @@
 //! numpy face of the indicators (feature `python`): `pyrt._core.indicators.sma(close, 20)` etc.
 //!
-//! Inputs are read in place (a contiguous float64 array is borrowed, not copied); outputs are Rust
-//! vectors handed to numpy as the arrays' own buffers. The GIL is released while computing.
+//! Inputs are read in place (a contiguous float64 array is borrowed, not copied). Outputs are new
+//! numpy arrays, allocated uninitialised as TA-Lib's wrapper allocates its own (numpy backs large
+//! ones with huge pages, so a million-point output costs a few page faults, not two thousand),
+//! and written once by the indicator's batch kernel with the GIL released.
 
 // PyO3 extracts arguments into owned values.
 #![allow(clippy::needless_pass_by_value)]
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::column::Column;
 use crate::{
-    Adx, Atr, BBands, Ema, Hlc, Indicator, IndicatorError, Macd, Obv, RollingVolatility, Rsi, Sma,
-    Stoch, Vwap, Wma, ZScore, run_into,
+    Adx, Atr, BBands, Ema, IndicatorError, Macd, Obv, RollingVolatility, Rsi, Sma, Stoch, Vwap,
+    Wma, ZScore,
 };
 
 type Array<'py> = Bound<'py, PyArray1<f64>>;
@@ -31,66 +35,33 @@ fn slice<'a>(array: &'a PyReadonlyArray1<'_, f64>) -> Cow<'a, [f64]> {
         .map_or_else(|_| Cow::Owned(array.as_array().to_vec()), Cow::Borrowed)
 }
 
-fn same_len(columns: &[&[f64]]) -> Result<usize, IndicatorError> {
-    let n = columns.first().map_or(0, |c| c.len());
-    match columns.iter().find(|c| c.len() != n) {
-        Some(c) => Err(IndicatorError::LengthMismatch(n, c.len())),
-        None => Ok(n),
-    }
-}
-
-fn hlc<'a>(
-    high: &'a [f64],
-    low: &'a [f64],
-    close: &'a [f64],
-) -> impl ExactSizeIterator<Item = Hlc> + 'a {
-    high.iter()
-        .zip(low)
-        .zip(close)
-        .map(|((&high, &low), &close)| Hlc { high, low, close })
-}
-
-/// Runs a one-output indicator over `inputs` with the GIL released.
-fn single<I>(
-    py: Python<'_>,
-    mut indicator: I,
+/// `K` new arrays of `n` values written by `kernel` with the GIL released.
+fn arrays<'py, const K: usize>(
+    py: Python<'py>,
     n: usize,
-    inputs: impl Iterator<Item = I::Input> + Send,
-) -> Array<'_>
-where
-    I: Indicator<Output = f64> + Send,
-{
-    let out = py.detach(move || {
-        let mut out = vec![f64::NAN; n];
-        run_into(&mut indicator, inputs, &mut out, f64::NAN);
-        out
-    });
-    PyArray1::from_vec(py, out)
-}
-
-/// Runs a multi-output indicator, splitting each output into columns.
-fn multi<I, const K: usize>(
-    py: Python<'_>,
-    mut indicator: I,
-    n: usize,
-    inputs: impl Iterator<Item = I::Input> + Send,
-    split: impl Fn(I::Output) -> [f64; K] + Send,
-) -> [Array<'_>; K]
-where
-    I: Indicator + Send,
-{
-    let columns = py.detach(move || {
-        let mut columns: [Vec<f64>; K] = std::array::from_fn(|_| vec![f64::NAN; n]);
-        for (i, input) in inputs.enumerate() {
-            if let Some(output) = indicator.update(input) {
-                for (column, value) in columns.iter_mut().zip(split(output)) {
-                    column[i] = value;
-                }
-            }
+    kernel: impl FnOnce(&mut [Column<'_>; K]) -> Result<(), IndicatorError> + Send,
+) -> PyResult<[Array<'py>; K]> {
+    // SAFETY: f64 elements need no initialisation to be dropped, and none is read before it is
+    // written: the arrays leave this function only once their columns counted every slot.
+    let arrays: [Array<'py>; K] = std::array::from_fn(|_| unsafe { PyArray1::new(py, n, false) });
+    let mut slots: [&mut [MaybeUninit<f64>]; K] = std::array::from_fn(|i| {
+        if n == 0 {
+            return &mut [][..];
         }
-        columns
+        // SAFETY: a new C-contiguous, aligned buffer of `n` f64 that nothing else can reach
+        // until it is returned, and MaybeUninit asserts nothing about its contents.
+        unsafe { std::slice::from_raw_parts_mut(arrays[i].data().cast(), n) }
     });
-    columns.map(|c| PyArray1::from_vec(py, c))
+    py.detach(|| {
+        let mut columns = slots.each_mut().map(|s| Column::new(s));
+        kernel(&mut columns)?;
+        assert!(
+            columns.iter().all(Column::is_complete),
+            "a batch kernel left output slots unwritten"
+        );
+        Ok::<_, IndicatorError>(())
+    })?;
+    Ok(arrays)
 }
 
 macro_rules! single_input {
@@ -103,28 +74,15 @@ macro_rules! single_input {
             period: usize,
         ) -> PyResult<Array<'py>> {
             let values = slice(&values);
-            Ok(single(
-                py,
-                $ty::new(period)?,
-                values.len(),
-                values.iter().copied(),
-            ))
+            let [out] = arrays(py, values.len(), |out| {
+                $ty::batch_into(&values, period, out)
+            })?;
+            Ok(out)
         }
     };
 }
 
-/// Simple moving average (TA-Lib SMA).
-#[pyfunction]
-fn sma<'py>(
-    py: Python<'py>,
-    values: PyReadonlyArray1<'py, f64>,
-    period: usize,
-) -> PyResult<Array<'py>> {
-    let values = slice(&values);
-    let out = py.detach(|| Sma::batch(&values, period))?;
-    Ok(PyArray1::from_vec(py, out))
-}
-
+single_input!(sma, Sma, "Simple moving average (TA-Lib SMA).");
 single_input!(
     ema,
     Ema,
@@ -154,13 +112,9 @@ fn macd<'py>(
     signal: usize,
 ) -> PyResult<(Array<'py>, Array<'py>, Array<'py>)> {
     let close = slice(&close);
-    let [m, s, h] = multi(
-        py,
-        Macd::new(fast, slow, signal)?,
-        close.len(),
-        close.iter().copied(),
-        |o| [o.macd, o.signal, o.histogram],
-    );
+    let [m, s, h] = arrays(py, close.len(), |out| {
+        Macd::batch_into(&close, fast, slow, signal, out)
+    })?;
     Ok((m, s, h))
 }
 
@@ -175,13 +129,9 @@ fn bbands<'py>(
     dev_down: f64,
 ) -> PyResult<(Array<'py>, Array<'py>, Array<'py>)> {
     let close = slice(&close);
-    let [u, m, l] = multi(
-        py,
-        BBands::new(period, dev_up, dev_down)?,
-        close.len(),
-        close.iter().copied(),
-        |o| [o.upper, o.middle, o.lower],
-    );
+    let [u, m, l] = arrays(py, close.len(), |out| {
+        BBands::batch_into(&close, period, dev_up, dev_down, out)
+    })?;
     Ok((u, m, l))
 }
 
@@ -196,13 +146,10 @@ fn atr<'py>(
     period: usize,
 ) -> PyResult<Array<'py>> {
     let (highs, lows, closes) = (slice(&high), slice(&low), slice(&close));
-    let n = same_len(&[&highs, &lows, &closes])?;
-    Ok(single(
-        py,
-        Atr::new(period)?,
-        n,
-        hlc(&highs, &lows, &closes),
-    ))
+    let [out] = arrays(py, highs.len(), |out| {
+        Atr::batch_into(&highs, &lows, &closes, period, out)
+    })?;
+    Ok(out)
 }
 
 /// Average directional index (TA-Lib ADX).
@@ -216,13 +163,10 @@ fn adx<'py>(
     period: usize,
 ) -> PyResult<Array<'py>> {
     let (highs, lows, closes) = (slice(&high), slice(&low), slice(&close));
-    let n = same_len(&[&highs, &lows, &closes])?;
-    Ok(single(
-        py,
-        Adx::new(period)?,
-        n,
-        hlc(&highs, &lows, &closes),
-    ))
+    let [out] = arrays(py, highs.len(), |out| {
+        Adx::batch_into(&highs, &lows, &closes, period, out)
+    })?;
+    Ok(out)
 }
 
 /// Slow stochastic %K and %D with SMA smoothing (TA-Lib STOCH).
@@ -239,14 +183,9 @@ fn stoch<'py>(
     slow_d: usize,
 ) -> PyResult<(Array<'py>, Array<'py>)> {
     let (highs, lows, closes) = (slice(&high), slice(&low), slice(&close));
-    let n = same_len(&[&highs, &lows, &closes])?;
-    let [k, d] = multi(
-        py,
-        Stoch::new(fast_k, slow_k, slow_d)?,
-        n,
-        hlc(&highs, &lows, &closes),
-        |o| [o.slow_k, o.slow_d],
-    );
+    let [k, d] = arrays(py, highs.len(), |out| {
+        Stoch::batch_into(&highs, &lows, &closes, [fast_k, slow_k, slow_d], out)
+    })?;
     Ok((k, d))
 }
 
@@ -258,13 +197,10 @@ fn obv<'py>(
     volume: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<Array<'py>> {
     let (closes, volumes) = (slice(&close), slice(&volume));
-    let n = same_len(&[&closes, &volumes])?;
-    Ok(single(
-        py,
-        Obv::new(),
-        n,
-        closes.iter().copied().zip(volumes.iter().copied()),
-    ))
+    let [out] = arrays(py, closes.len(), |out| {
+        Obv::batch_into(&closes, &volumes, out)
+    })?;
+    Ok(out)
 }
 
 /// VWAP of the typical price over a rolling `window`, or cumulative when `window` is None.
@@ -279,17 +215,10 @@ fn vwap<'py>(
     window: Option<usize>,
 ) -> PyResult<Array<'py>> {
     let (highs, lows, closes, volumes) = (slice(&high), slice(&low), slice(&close), slice(&volume));
-    let n = same_len(&[&highs, &lows, &closes, &volumes])?;
-    let indicator = match window {
-        Some(w) => Vwap::rolling(w)?,
-        None => Vwap::cumulative(),
-    };
-    Ok(single(
-        py,
-        indicator,
-        n,
-        hlc(&highs, &lows, &closes).zip(volumes.iter().copied()),
-    ))
+    let [out] = arrays(py, highs.len(), |out| {
+        Vwap::batch_into([&highs, &lows, &closes, &volumes], window, out)
+    })?;
+    Ok(out)
 }
 
 /// Adds the `indicators` submodule to `module`.

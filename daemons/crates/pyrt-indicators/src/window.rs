@@ -60,7 +60,7 @@ impl Window {
     }
 
     /// Oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + Clone + '_ {
         (0..self.len).map(move |i| self.values[self.slot(i)])
     }
 
