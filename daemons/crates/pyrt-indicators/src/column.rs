@@ -44,6 +44,13 @@ impl<'a> Column<'a> {
         self.written += count;
     }
 
+    /// TA-Lib's warm-up: `NaN` for the first `lookback` of `n` outputs. Returns whether any input
+    /// is left after them; when none is, the whole (short) column is `NaN`.
+    pub(crate) fn warm_up(&mut self, n: usize, lookback: usize) -> bool {
+        self.push_n(f64::NAN, n.min(lookback));
+        n > lookback
+    }
+
     /// A writer for this column's remaining slots.
     pub(crate) fn rows(&mut self) -> Rows<'_, 1> {
         Rows::new(std::array::from_mut(self))

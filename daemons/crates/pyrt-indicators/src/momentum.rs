@@ -67,11 +67,9 @@ impl Rsi {
         check_period("RSI period", period, 2)?;
         check_columns(out, values.len())?;
         let [out] = out;
-        if values.len() <= period {
-            out.push_n(f64::NAN, values.len());
+        if !out.warm_up(values.len(), period) {
             return Ok(());
         }
-        out.push_n(f64::NAN, period);
         #[allow(clippy::cast_precision_loss)]
         let p = period as f64;
         let (scale, keep) = (1.0 / p, p - 1.0);
@@ -697,11 +695,9 @@ impl Adx {
         check_columns(out, n)?;
         let [out] = out;
         let lookback = 2 * period - 1;
-        if n <= lookback {
-            out.push_n(f64::NAN, n);
+        if !out.warm_up(n, lookback) {
             return Ok(());
         }
-        out.push_n(f64::NAN, lookback);
         #[allow(clippy::cast_precision_loss)]
         let p = period as f64;
         let mut state = Directional {
@@ -885,25 +881,21 @@ mod tests {
         let batch = Rsi::batch(&rising, 14).unwrap();
         assert!(batch[14..].iter().all(|&v| (v - 100.0).abs() < 1e-12));
         // NaN in the seed and later: NaN from there on in both forms.
-        let x = Bars::walk(300, 12).with_nans(&[5]).close;
-        let reference = run(Rsi::new(14).unwrap(), x.iter().copied());
-        assert_close(
-            &Rsi::batch(&x, 14).unwrap(),
-            &reference,
-            1e-13,
-            100.0,
-            "RSI, NaN",
+        for at in [5, 200] {
+            let x = Bars::walk(300, 12).with_nans(&[at]).close;
+            let reference = run(Rsi::new(14).unwrap(), x.iter().copied());
+            assert_close(
+                &Rsi::batch(&x, 14).unwrap(),
+                &reference,
+                1e-13,
+                100.0,
+                "RSI, NaN",
+            );
+        }
+        assert_eq!(
+            Rsi::batch(&rising, 1).unwrap_err(),
+            Rsi::new(1).unwrap_err()
         );
-        let x = Bars::walk(300, 12).with_nans(&[200]).close;
-        let reference = run(Rsi::new(14).unwrap(), x.iter().copied());
-        assert_close(
-            &Rsi::batch(&x, 14).unwrap(),
-            &reference,
-            1e-13,
-            100.0,
-            "RSI, NaN",
-        );
-        assert_eq!(Rsi::batch(&x, 1).unwrap_err(), Rsi::new(1).unwrap_err());
     }
 
     #[test]

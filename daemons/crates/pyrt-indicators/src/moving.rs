@@ -43,11 +43,9 @@ impl Sma {
         check_columns(out, values.len())?;
         let [out] = out;
         let lookback = period - 1;
-        if values.len() <= lookback {
-            out.push_n(f64::NAN, values.len());
+        if !out.warm_up(values.len(), lookback) {
             return Ok(());
         }
-        out.push_n(f64::NAN, lookback);
         #[allow(clippy::cast_precision_loss)]
         let n = period as f64;
         let mut sum = values[..lookback].iter().fold(0.0, |s, &x| s + x);
@@ -152,11 +150,9 @@ fma_dispatch!(fn ema_into(values: &[f64], period: usize, out: &mut Column<'_>) =
 #[inline(always)]
 fn ema_kernel(values: &[f64], period: usize, out: &mut Column<'_>) {
     let lookback = period - 1;
-    if values.len() <= lookback {
-        out.push_n(f64::NAN, values.len());
+    if !out.warm_up(values.len(), lookback) {
         return;
     }
-    out.push_n(f64::NAN, lookback);
     #[allow(clippy::cast_precision_loss)]
     let (n, k) = (period as f64, 2.0 / (period as f64 + 1.0));
     let mut ema = values[..period].iter().fold(0.0, |s, &x| s + x) / n;
@@ -259,11 +255,9 @@ impl Wma {
         check_columns(out, values.len())?;
         let [out] = out;
         let lookback = period - 1;
-        if values.len() <= lookback {
-            out.push_n(f64::NAN, values.len());
+        if !out.warm_up(values.len(), lookback) {
             return Ok(());
         }
-        out.push_n(f64::NAN, lookback);
         #[allow(clippy::cast_precision_loss)]
         let (weight, divider) = (period as f64, (period * (period + 1) / 2) as f64);
         // Σ weight·x and Σ x over the window: TA-Lib's periodSum and periodSub.

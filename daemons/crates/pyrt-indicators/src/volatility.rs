@@ -72,11 +72,9 @@ fma_dispatch!(
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn atr_kernel(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut Column<'_>) {
-    if out.len() <= period {
-        out.push_n(f64::NAN, out.len());
+    if !out.warm_up(out.len(), period) {
         return;
     }
-    out.push_n(f64::NAN, period);
     #[allow(clippy::cast_precision_loss)]
     let p = period as f64;
     // β first and α from it: then α + β is exactly 1.
