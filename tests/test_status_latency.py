@@ -4,6 +4,9 @@ Rust telemetry crate, read back with Python's hdrhistogram package."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +15,8 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 from pyrt import _core
+from pyrt.config import load_appliance
+from pyrt.status import risk_book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,3 +120,21 @@ def test_latency_report_on_an_empty_directory(tmp_path: Path) -> None:
     result = pyrt("latency", "report", str(tmp_path))
     assert result.returncode == 1
     assert "no latency recorded" in result.stdout
+
+
+def test_risk_book_says_plainly_when_risk_does_not_answer(tmp_path: Path) -> None:
+    """`pyrt status` reads risk's book from its metrics port; a risk that is down, or a config
+    that cannot be read, is a line that says so, not a traceback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = (ROOT / "config" / "appliance.toml").read_text()
+    config = tmp_path / "appliance.toml"
+    config.write_text(re.sub(r"metrics_port = 9103", f"metrics_port = {port}", text))
+    shutil.copyfile(ROOT / "config" / "risk_limits.toml", tmp_path / "risk_limits.toml")
+    assert load_appliance(config).daemons.risk.metrics_port == port
+    assert risk_book(config) == "risk's book: its metrics endpoint does not answer"
+    (tmp_path / "broken.toml").write_text("[appliance\n")
+    assert (
+        risk_book(tmp_path / "broken.toml") == "risk's book: its metrics endpoint does not answer"
+    )
